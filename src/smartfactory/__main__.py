@@ -1,0 +1,3 @@
+from smartfactory.cli import main
+
+main()

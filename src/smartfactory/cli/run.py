@@ -1,0 +1,244 @@
+"""Commands that run one part of the pipeline each (`broker`, `simulate`, `ingest`, `dashboard`) or all (`demo`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from smartfactory.broker import RunningBroker, ensure_broker, start_amqtt, start_mosquitto
+from smartfactory.cli.common import echo, friendly_errors, mqtt_option, settings_from, store_option
+from smartfactory.services import (
+    RunningIngest,
+    RunningSimulator,
+    dashboard_command,
+    start_dashboard,
+    start_ingest,
+    start_simulator,
+)
+from smartfactory.settings import parse_mqtt_url
+
+
+def wait_for_stop(duration: float | None) -> None:
+    """Block until Ctrl-C / SIGTERM, or until `duration` seconds have passed."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stop.wait(duration)
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@click.command()
+@mqtt_option
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Folder for broker data.")
+@click.option(
+    "--kind",
+    type=click.Choice(["auto", "mosquitto", "amqtt"]),
+    default="auto",
+    show_default=True,
+    help="Which broker to start: mosquitto when installed (auto), or the in-process amqtt.",
+)
+@friendly_errors
+def broker(mqtt_url: str | None, data_dir: Path | None, kind: str) -> None:
+    """Run an MQTT broker on the configured address until Ctrl-C."""
+    settings = settings_from(mqtt_url=mqtt_url, data_dir=data_dir)
+    address = parse_mqtt_url(settings.mqtt_url)
+    if kind == "amqtt":
+        running = start_amqtt(address)
+    elif kind == "mosquitto":
+        running = start_mosquitto(address, settings.data_dir / "mosquitto")
+    else:
+        running = ensure_broker(address, settings.data_dir)
+    echo(running.describe())
+    if running.kind == "existing":
+        return
+    echo("Ctrl-C stops it.")
+    try:
+        wait_for_stop(None)
+    finally:
+        running.stop()
+
+
+@click.command()
+@mqtt_option
+@click.option("--plant", default=None, help="Plant name (simulators/plants/NAME.toml) or a .toml path.")
+@click.option("--seed", type=int, default=None, help="Random seed; the same seed gives the same readings.")
+@click.option(
+    "--speed",
+    type=float,
+    default=None,
+    help="Simulated seconds per real second (1 = real time, 60 = an hour a minute, 0 = as fast as possible).",
+)
+@click.option("--duration", type=float, default=None, help="Stop after this many simulated seconds.")
+@click.option("--count", type=int, default=None, help="Stop after this many messages.")
+@click.option("--qos", type=click.IntRange(0, 1), default=None, help="QoS of telemetry (default 1).")
+@friendly_errors
+def simulate(
+    mqtt_url: str | None,
+    plant: str | None,
+    seed: int | None,
+    speed: float | None,
+    duration: float | None,
+    count: int | None,
+    qos: int | None,
+) -> None:
+    """Run the simulated plant, publishing its readings to the broker."""
+    sim_overrides = {k: v for k, v in {"plant": plant, "seed": seed, "speed": speed}.items() if v is not None}
+    settings = settings_from(mqtt_url=mqtt_url, **_sections(sim=sim_overrides, mqtt={"qos": qos}))
+    if settings.sim.speed == 0 and duration is None and count is None:
+        raise click.UsageError("--speed 0 runs as fast as possible: give --duration or --count too")
+    running = start_simulator(settings, duration_s=duration, max_messages=count)
+    machines = ", ".join(str(m.path) for m in running.simulation.machines)
+    echo(f"simulating {len(running.simulation.machines)} machines ({machines}) → {settings.mqtt_url}; Ctrl-C stops")
+    try:
+        _wait_thread_or_signal(running.thread)
+    finally:
+        running.stop()
+    echo(f"published {running.sent} telemetry messages")
+
+
+def _sections(**sections: Mapping[str, object]) -> dict[str, dict[str, object]]:
+    """Nested overrides without None values; sections left empty are dropped."""
+    out = {}
+    for name, values in sections.items():
+        kept = {k: v for k, v in values.items() if v is not None}
+        if kept:
+            out[name] = kept
+    return out
+
+
+def _wait_thread_or_signal(thread: threading.Thread | None) -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while thread is not None and thread.is_alive() and not stop.wait(0.2):
+            pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@click.command()
+@mqtt_option
+@store_option
+@click.option("--group", default=None, help="Shared-subscription group: workers in one group split the load.")
+@click.option("--client-id", default=None, help="Fixed client id of the persistent session.")
+@friendly_errors
+def ingest(mqtt_url: str | None, store: str | None, group: str | None, client_id: str | None) -> None:
+    """Subscribe to the plant, validate every message and store it; runs until Ctrl-C or SIGTERM."""
+    settings = settings_from(
+        mqtt_url=mqtt_url, store=store, **_sections(ingest={"group": group, "client_id": client_id})
+    )
+    running = start_ingest(settings)
+    echo(f"ingesting {settings.mqtt_url} ({running.service.subscription()}) → {settings.store}; Ctrl-C stops")
+    try:
+        wait_for_stop(None)
+    finally:
+        running.stop()
+        echo(f"stopped: {running.service.counters.snapshot(0)}")
+
+
+@click.command()
+@store_option
+@mqtt_option
+@click.option("--host", default=None, help="Address to bind (default 127.0.0.1; 0.0.0.0 exposes it in a lab).")
+@click.option("--port", type=int, default=None, help="Port (default 8501).")
+@friendly_errors
+def dashboard(store: str | None, mqtt_url: str | None, host: str | None, port: int | None) -> None:
+    """Serve the Streamlit dashboard."""
+    settings = settings_from(store=store, mqtt_url=mqtt_url, **_sections(dashboard={"host": host, "port": port}))
+    echo(f"dashboard on http://{settings.dashboard.host}:{settings.dashboard.port} reading {settings.store}")
+    env = {**os.environ, "SMARTFACTORY_STORE": settings.store, "SMARTFACTORY_MQTT_URL": settings.mqtt_url}
+    raise SystemExit(subprocess.call(dashboard_command(settings), env=env))
+
+
+@click.command()
+@mqtt_option
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for the SQLite store and broker data (default ./data).",
+)
+@click.option("--duration", type=float, default=None, help="Run this many seconds, then stop (exit 0).")
+@click.option("--no-dashboard", is_flag=True, help="Do not start the dashboard (headless, for scripts).")
+@click.option("--seed", type=int, default=None, help="Simulator seed.")
+@click.option("--speed", type=float, default=None, help="Simulated seconds per real second.")
+@click.option("--port", type=int, default=None, help="Dashboard port (default 8501).")
+@friendly_errors
+def demo(
+    mqtt_url: str | None,
+    data_dir: Path | None,
+    duration: float | None,
+    no_dashboard: bool,
+    seed: int | None,
+    speed: float | None,
+    port: int | None,
+) -> None:
+    """Run the whole pipeline on embedded defaults: broker, simulator, ingestion + SPC into SQLite, dashboard."""
+    settings = settings_from(
+        mqtt_url=mqtt_url,
+        data_dir=data_dir,
+        **_sections(sim={"seed": seed, "speed": speed}, dashboard={"port": port}),
+    )
+    if "SMARTFACTORY_STORE" not in os.environ:
+        settings = settings.model_copy(update={"store": f"sqlite:///{settings.data_dir / 'smartfactory.db'}"})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    broker_: RunningBroker | None = None
+    ingest_: RunningIngest | None = None
+    sim_: RunningSimulator | None = None
+    dash: subprocess.Popen[bytes] | None = None
+    try:
+        broker_ = ensure_broker(parse_mqtt_url(settings.mqtt_url), settings.data_dir)
+        echo(f"[broker]     {broker_.describe()}")
+        ingest_ = start_ingest(settings)
+        echo(f"[ingest]     {settings.mqtt_url} → {settings.store} (SPC monitor on every series)")
+        sim_ = start_simulator(settings)
+        echo(
+            f"[simulator]  {len(sim_.simulation.machines)} machines, seed {settings.sim.seed}, "
+            f"speed {settings.sim.speed:g}×"
+        )
+        if not no_dashboard:
+            dash = start_dashboard(settings)
+            echo(f"[dashboard]  http://{settings.dashboard.host}:{settings.dashboard.port}")
+        echo("running" + (f" for {duration:g} s" if duration else "; Ctrl-C stops every part"))
+        wait_for_stop(duration)
+    finally:
+        echo("stopping…")
+        started = time.monotonic()
+        if dash is not None:
+            dash.terminate()
+            try:
+                dash.wait(5)
+            except subprocess.TimeoutExpired:
+                dash.kill()
+                dash.wait()
+        if sim_ is not None:
+            sim_.stop()
+        if ingest_ is not None:
+            ingest_.stop()
+            counters = ingest_.service.counters
+            echo(
+                f"[ingest]     stored {counters.stored} readings, rejected {sum(counters.rejected.values())}, "
+                f"alarms {counters.alarms}"
+            )
+        if broker_ is not None:
+            broker_.stop()
+        echo(f"stopped in {time.monotonic() - started:.1f} s")

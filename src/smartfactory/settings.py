@@ -1,0 +1,172 @@
+"""Settings: one object, read from `SMARTFACTORY_*` environment variables, overridden by CLI flags.
+
+Flat settings use the prefix directly (`SMARTFACTORY_MQTT_URL`, `SMARTFACTORY_STORE`); sections use a double
+underscore (`SMARTFACTORY_INGEST__BATCH_SIZE=500`). Unknown `SMARTFACTORY_*` variables are an error, so a typo
+fails loudly instead of being ignored. `smartfactory config show` prints the effective values, secrets masked.
+Every field is documented in docs/settings.md; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from smartfactory.errors import ConfigError
+
+#: The repository root in a source checkout (holds simulators/ and dashboard/).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttSettings(_Section):
+    qos: Literal[0, 1] = Field(1, description="QoS for telemetry publishes and subscriptions.")
+    keepalive: int = Field(30, ge=5, description="MQTT keepalive in seconds.")
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for the broker to accept a connection.")
+
+
+class IngestSettings(_Section):
+    client_id: str = Field("smartfactory-ingest", description="Fixed client id of the persistent session.")
+    group: str | None = Field(
+        None, description="Shared-subscription group: workers with the same group split the load."
+    )
+    batch_size: int = Field(1000, ge=1, description="Write a batch when it holds this many readings.")
+    flush_interval: float = Field(0.1, gt=0, le=10, description="Write a batch at least this often (seconds).")
+    queue_size: int = Field(100_000, ge=100, description="Readings held in memory before back-pressure.")
+    max_payload_bytes: int = Field(1_048_576, ge=64, description="Larger payloads are dead-lettered.")
+    max_future_s: float = Field(86_400.0, ge=0, description="Reject timestamps further ahead than this.")
+    max_age_s: float = Field(10 * 365 * 86_400.0, ge=0, description="Reject timestamps older than this (seconds).")
+    health_interval: float = Field(5.0, gt=0, description="Seconds between health messages.")
+    spool_dir: Path | None = Field(None, description="Store-and-forward spool; default DATA_DIR/spool.")
+
+
+class SimSettings(_Section):
+    dir: Path = Field(PROJECT_ROOT / "simulators", description="Folder of simulator files and plant configs.")
+    plant: str = Field("default", description="Plant config name (simulators/plants/NAME.toml) or a path.")
+    seed: int = Field(42, description="Seed of every random choice; same seed, same readings.")
+    speed: float = Field(1.0, gt=0, description="Simulated seconds per wall-clock second.")
+
+
+class SpcSettings(_Section):
+    phase1_points: int = Field(50, ge=10, description="Readings per series used to learn control limits (phase I).")
+    rules: str = Field("we", description="Rule set the live monitor applies: we, nelson, all or none.")
+
+
+class DashboardSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address Streamlit binds to; 0.0.0.0 exposes it in a lab.")
+    port: int = Field(8501, ge=1, le=65535, description="Port of the dashboard.")
+    refresh: float = Field(2.0, gt=0, description="Seconds between live refreshes.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SMARTFACTORY_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL: mqtt://[user:pass@]host:port.")
+    store: str = Field(
+        "sqlite:///data/smartfactory.db", description="Store URL: sqlite:///path.db or influxdb://host:port?…"
+    )
+    data_dir: Path = Field(Path("data"), description="Folder for the default store, spool and broker data.")
+    influx_token: SecretStr | None = Field(None, description="InfluxDB API token (never put it in a URL).")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    mqtt: MqttSettings = MqttSettings()
+    ingest: IngestSettings = IngestSettings()
+    sim: SimSettings = SimSettings()
+    spc: SpcSettings = SpcSettings()
+    dashboard: DashboardSettings = DashboardSettings()
+
+
+ENV_PREFIX = "SMARTFACTORY_"
+#: Variables with our prefix that are not settings (read by the test suite only).
+_NOT_SETTINGS = frozenset({"SMARTFACTORY_TEST_BROKER", "SMARTFACTORY_INFLUX_URL", "SMARTFACTORY_INFLUX_ORG"})
+
+
+def known_env_names() -> list[str]:
+    """Every environment variable a setting can be read from."""
+    names: list[str] = []
+    for name, info in Settings.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            names.extend(f"{ENV_PREFIX}{name}__{sub}".upper() for sub in annotation.model_fields)
+        else:
+            names.append(f"{ENV_PREFIX}{name}".upper())
+    return names
+
+
+def _check_env(environ: Mapping[str, str]) -> None:
+    known = set(known_env_names()) | _NOT_SETTINGS
+    for key in environ:
+        if key.upper().startswith(ENV_PREFIX) and key.upper() not in known:
+            close = difflib.get_close_matches(key.upper(), known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ConfigError(f"unknown setting {key} in the environment{hint} (docs/settings.md lists them)")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with CLI overrides (None values are ignored)."""
+    _check_env(os.environ)
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid settings: {problems}. Check SMARTFACTORY_* variables and flags (docs/settings.md lists them)."
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    def url(self, *, masked: bool = True) -> str:
+        scheme = "mqtts" if self.tls else "mqtt"
+        auth = ""
+        if self.username:
+            secret = "***" if masked else (self.password or "")
+            auth = f"{self.username}:{secret}@" if self.password else f"{self.username}@"
+        return f"{scheme}://{auth}{self.host}:{self.port}"
+
+
+def parse_mqtt_url(url: str) -> BrokerAddress:
+    """`mqtt://[user:pass@]host[:port]` (default port 1883) or `mqtts://…` (default 8883)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ConfigError(f"MQTT URL {url!r} is not of the form mqtt://[user:pass@]host:port")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError:
+        raise ConfigError(f"MQTT URL {url!r} has an invalid port") from None
+    return BrokerAddress(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        tls=tls,
+    )
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data with secrets (token, MQTT password) masked."""
+    data = settings.model_dump(mode="json")
+    data["mqtt_url"] = parse_mqtt_url(settings.mqtt_url).url(masked=True)
+    data["influx_token"] = "***" if settings.influx_token else None
+    return data

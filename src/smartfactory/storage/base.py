@@ -1,0 +1,77 @@
+"""The storage protocol every backend implements: ingestion writes through it; SPC, the dashboard, export and
+the KPIs read through it. Times are epoch milliseconds; `since` is inclusive, `until` exclusive.
+
+DataFrames returned:
+- `read_series`: columns `ts` (datetime64[ms, UTC]) and `value` (float64), ordered by time.
+- `read_aggregates`: `ts` (bucket start), `mean`, `min`, `max`, `count`.
+- `latest`: `series`, `ts`, `value`, `unit`, one row per series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+from smartfactory.model import (
+    Alarm,
+    AlarmAck,
+    DeadLetter,
+    FaultEvent,
+    PartResult,
+    Reading,
+    SeriesInfo,
+    StateChange,
+)
+
+
+@runtime_checkable
+class Storage(Protocol):
+    url: str
+
+    # ---- writes (ingestion); each is idempotent: writing the same record twice stores it once
+    def write_readings(self, readings: Sequence[Reading]) -> int:
+        """Store readings; return how many were new (the rest were already stored)."""
+        ...
+
+    def write_deadletters(self, letters: Sequence[DeadLetter]) -> None: ...
+    def write_states(self, changes: Sequence[StateChange]) -> None: ...
+    def write_parts(self, parts: Sequence[PartResult]) -> None: ...
+    def write_events(self, events: Sequence[FaultEvent]) -> None: ...
+    def write_alarms(self, alarms: Sequence[Alarm]) -> None:
+        """Insert or update alarms by `alarm_id` (raise, clear and acknowledge are all updates)."""
+        ...
+
+    def ack_alarms(self, acks: Sequence[AlarmAck]) -> None:
+        """Mark alarms acknowledged; acknowledgements of unknown alarms are ignored."""
+        ...
+
+    # ---- reads
+    def list_series(self) -> list[SeriesInfo]: ...
+    def read_series(
+        self, series: str, since_ms: int | None = None, until_ms: int | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Readings of one series in [since, until); with `limit`, the most recent `limit` of them."""
+        ...
+
+    def read_aggregates(self, series: str, since_ms: int, until_ms: int, buckets: int) -> pd.DataFrame: ...
+    def latest(self) -> pd.DataFrame: ...
+    def iter_readings(
+        self,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        machine: str | None = None,
+        sensor: str | None = None,
+        chunk: int = 50_000,
+    ) -> Iterator[list[Reading]]:
+        """Stream readings in (series, time) order, `chunk` at a time, without loading them all."""
+        ...
+
+    def count_readings(self) -> int: ...
+    def read_deadletters(self, since_ms: int | None = None, limit: int | None = None) -> list[DeadLetter]: ...
+    def read_states(self, machine: str | None = None, since_ms: int | None = None) -> list[StateChange]: ...
+    def read_parts(self, machine: str | None = None, since_ms: int | None = None) -> list[PartResult]: ...
+    def read_events(self, since_ms: int | None = None) -> list[FaultEvent]: ...
+    def read_alarms(self, active_only: bool = False, since_ms: int | None = None) -> list[Alarm]: ...
+    def close(self) -> None: ...

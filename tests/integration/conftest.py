@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from smartfactory.broker import RunningBroker
+from smartfactory.services import RunningIngest, start_ingest
+from smartfactory.settings import Settings, load_settings
+
+
+@pytest.fixture
+def pipeline_settings(broker: RunningBroker, tmp_path: Path) -> Settings:
+    """Settings pointing at the test's private broker and a fresh SQLite file."""
+    return load_settings(
+        mqtt_url=broker.address.url(masked=False),
+        store=f"sqlite:///{tmp_path / 'pipeline.db'}",
+        data_dir=tmp_path,
+        ingest={"client_id": f"ingest-{tmp_path.name[-12:]}", "flush_interval": 0.05},
+    )
+
+
+@pytest.fixture
+def ingest(pipeline_settings: Settings) -> Iterator[RunningIngest]:
+    running = start_ingest(pipeline_settings)
+    yield running
+    running.stop()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
