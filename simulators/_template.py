@@ -3,22 +3,32 @@
 Files starting with an underscore are not loaded, so this template never shows up as a machine.
 The class name becomes the type name in snake_case (MyMachine → my_machine); put that type in a plant file
 (simulators/plants/*.toml) and run `smartfactory simulators list` to check it was found.
+docs/simulator-tutorial.md walks through it step by step.
 """
 
-from smartfactory.sim import Machine, Sensor
+from smartfactory.sim import Characteristic, Machine, Sensor, StateModel
 
 
 class MyMachine(Machine):
     """One line that says what this machine is (shown by `smartfactory simulators list`)."""
 
-    sample_interval_s = 1.0  # seconds between two samples of all sensors
+    sample_interval_s = 1.0  # seconds between two samples of the sensors
+    ideal_cycle_s = 30.0  # the fastest possible time for one part (OEE's ideal cycle time)
     sensors = {
-        # name: Sensor(unit, nominal value, noise standard deviation, AR(1) coefficient 0..<1)
-        "temperature": Sensor(unit="°C", nominal=40.0, sd=0.5, phi=0.5),
+        # name: Sensor(unit, nominal level while producing, noise sd, and optionally:
+        #   idle=level while stopped, tau_s=how fast it gets there, every_s=slower sampling, phi=autocorrelation)
+        "temperature": Sensor("°C", nominal=40.0, sd=0.5, idle=22.0, tau_s=600),
+        "speed": Sensor("rpm", nominal=1200.0, sd=4.0, idle=0.0, idle_sd=0.0, low=0.0),
     }
+    quality = {
+        # measured on every finished part; outside [lsl, usl] the part is scrap
+        "length": Characteristic("mm", target=100.0, sd=0.05, lsl=99.8, usl=100.2),
+    }
+    # how it stops: mean time between failures, repair time, small stops (all seconds; 0 = never)
+    states = StateModel(mtbf_s=8 * 3600, mttr_s=20 * 60, small_stop_every_s=3600, small_stop_s=60)
 
     def sample(self, t_s: float) -> dict[str, float]:
-        values = super().sample(t_s)  # nominal + noise + injected faults
+        values = super().sample(t_s)  # nominal or idle level + noise + injected faults
         # Add your own behaviour here, for example a slow daily cycle:
         # values["temperature"] += 2.0 * math.sin(2 * math.pi * t_s / 86_400)
         return values

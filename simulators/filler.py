@@ -1,14 +1,40 @@
-"""A volumetric bottle filler on a packaging line."""
+"""A rotary filler on the packaging line: 500 g bottles, checkweighed one by one (one file = one machine type)."""
 
-from smartfactory.sim import Machine, Sensor
+from smartfactory.sim import Characteristic, Machine, Sensor, StateModel
 
 
 class Filler(Machine):
-    """Filling line: fill weight, conveyor speed, motor current."""
+    """Bottle filler: fill weight per bottle, conveyor speed, motor current and rejects per minute."""
 
-    sample_interval_s = 0.5
+    sample_interval_s = 1.0
+    ideal_cycle_s = 1.0  # 60 bottles a minute
     sensors = {
-        "fill_weight": Sensor(unit="g", nominal=500.0, sd=1.5),
-        "conveyor_speed": Sensor(unit="m/min", nominal=42.0, sd=0.3, phi=0.6, decimals=2),
-        "motor_current": Sensor(unit="A", nominal=11.0, sd=0.25, phi=0.4, decimals=2),
+        "conveyor_speed": Sensor("m/min", nominal=18.0, sd=0.12, decimals=2, idle=0.0, idle_sd=0.0, low=0.0),
+        "motor_current": Sensor("A", nominal=6.5, sd=0.12, decimals=2, idle=0.4, idle_sd=0.02),
+        # bottles the checkweigher rejected in the last minute (a count: watch it on a c chart)
+        "reject_count": Sensor("bottles/min", nominal=0.0, every_s=60.0, decimals=0),
     }
+    quality = {
+        # 500 g nominal quantity; filled slightly over so that hardly any bottle is short
+        "fill_weight": Characteristic("g", target=502.0, sd=2.0, lsl=495.0, usl=509.0, decimals=1),
+    }
+    states = StateModel(
+        mtbf_s=20 * 3600,
+        mttr_s=30 * 60,
+        small_stop_every_s=40 * 60,
+        small_stop_s=60,
+        small_stop_reason="jam",  # a bottle fallen over in the star wheel
+        idle_every_s=90 * 60,
+        idle_s=180,  # waiting for empty bottles or caps
+        speed_loss=0.04,
+    )
+
+    def setup(self) -> None:
+        self.counted_scrap = 0
+
+    def sample(self, t_s: float) -> dict[str, float]:
+        values = super().sample(t_s)
+        if "reject_count" in values:
+            values["reject_count"] = float(self.parts_scrap - self.counted_scrap)
+            self.counted_scrap = self.parts_scrap
+        return values

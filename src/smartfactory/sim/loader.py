@@ -1,8 +1,9 @@
 """Discover machine types: every `Machine` subclass in `simulators/*.py` and in the entry-point group
 `smartfactory.simulators`. Built-in machines load the same way as students' ones.
 
-A file that fails to import is reported (file, line, what went wrong) and skipped; the others still load.
-Two types with the same name are an error naming both places.
+A file that fails to import, or a type whose declaration is not sane (`check_machine_type`: spec limits
+around the target, AR(1) φ below 1, names usable as topic levels), is reported (file, line, what went wrong)
+and skipped; the others still load. Two types with the same name are an error naming both places.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from smartfactory.errors import SimulatorError
+from smartfactory.sim.checks import check_machine_type
 from smartfactory.sim.machine import Machine
 
 ENTRY_POINT_GROUP = "smartfactory.simulators"
@@ -73,6 +75,21 @@ def _describe_failure(path: Path, exc: BaseException) -> str:
     return f"{where}: {type(exc).__name__}: {exc} (this file is skipped; the other machines still run)"
 
 
+def _line_of(cls: type, path: Path) -> str:
+    try:
+        return f"{path}:{inspect.getsourcelines(cls)[1]}"
+    except (OSError, TypeError):
+        return str(path)
+
+
+def _add_checked(catalog: Catalog, machine_type: MachineType, where: str) -> None:
+    problems = check_machine_type(machine_type.cls)
+    if problems:
+        catalog.problems.append(f"{where}: machine type {machine_type.name!r} is skipped: " + "; ".join(problems))
+        return
+    catalog.add(machine_type)
+
+
 def load_folder(folder: Path, catalog: Catalog) -> None:
     for path in sorted(folder.glob("*.py")):
         if path.name.startswith("_"):
@@ -100,7 +117,7 @@ def load_folder(folder: Path, catalog: Catalog) -> None:
         if not found:
             catalog.problems.append(f"{path}: defines no Machine subclass (see simulators/_template.py)")
         for cls in found:
-            catalog.add(MachineType(type_name_of(cls), cls, str(path)))
+            _add_checked(catalog, MachineType(type_name_of(cls), cls, str(path)), _line_of(cls, path))
 
 
 def load_entry_points(catalog: Catalog) -> None:
@@ -114,7 +131,7 @@ def load_entry_points(catalog: Catalog) -> None:
         if not (inspect.isclass(obj) and issubclass(obj, Machine)):
             catalog.problems.append(f"{source}: is not a Machine subclass")
             continue
-        catalog.add(MachineType(point.name, obj, source))
+        _add_checked(catalog, MachineType(point.name, obj, source), source)
 
 
 def discover(folder: Path | None) -> Catalog:

@@ -1,125 +1,73 @@
-"""Run a plant: schedule every machine's samples in simulated time and publish them on the wire.
+"""Run a simulation against a clock and publish what it produces.
 
-Simulated time starts at `start_ms` and advances by each machine's sample interval. With `speed` > 0 the runner
-paces itself against the wall clock (speed 60 = one simulated hour per minute); with `speed` = 0 it runs as fast as
-the broker takes messages. All sensors of one machine at one instant travel in one grouped telemetry message.
-Every random choice comes from a per-machine generator derived from the seed and the machine's path, so the same
-seed gives the same readings whatever else the plant holds.
+Three speeds:
+
+- `speed` > 0 paces simulated time against the wall clock (1 = real time, 60 = an hour a minute), in steps of
+  `step_s` wall seconds; telemetry goes out one message per machine and sampling instant.
+- `speed` = 0 runs as fast as the broker takes the messages, with telemetry in `batch` messages.
+- `backfill_s` first generates that much history as fast as possible (batched, with `progress` reports) until
+  simulated time has caught up with the wall clock, then continues at `speed`.
+
+Timestamps must stay believable for ingestion, which rejects readings more than `ingest.max_future_s` (1 day)
+ahead of its clock: simulated time never runs more than `max_ahead_s` (23 h) ahead of the wall clock; an
+accelerated run that gets there slows down to real time. `plan_start` picks a start time so that a run of known
+length ends at "now" instead (a simulated shift at speed 60 starts 7 h 52 min in the past).
+
+The clock (`clock`, epoch seconds) and the way to wait (`wait`, returns True to stop) are injectable, so tests
+run paced mode without sleeping.
 """
 
 from __future__ import annotations
 
-import heapq
-import json
-import logging
+import math
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
-import numpy as np
-from pydantic import ValidationError
+from smartfactory.sim.encode import Encoder, Outgoing, status_payload
+from smartfactory.sim.engine import Simulation
+from smartfactory.sim.scenario import Scenario
+from smartfactory.wire import MessageClass
 
-from smartfactory.errors import SimulatorError
-from smartfactory.sim.loader import Catalog
-from smartfactory.sim.machine import Machine
-from smartfactory.sim.plant import Plant
-from smartfactory.wire import (
-    CommandPayload,
-    EventPayload,
-    MachinePath,
-    MessageClass,
-    StatusPayload,
-    Topic,
-    format_ts,
-    payload_to_json,
-)
-
-log = logging.getLogger(__name__)
-
-#: publish(topic, payload, retain)
+#: publish(topic, payload, retain); the publisher picks the QoS from the topic's class.
 Publish = Callable[[str, bytes, bool], None]
+#: progress(simulated ms done, simulated ms to do, stats so far)
+Progress = Callable[[int, int, "RunStats"], None]
+
+MAX_AHEAD_S = 23 * 3600.0
+BATCH_TICKS = 300
+CHUNK_S = 300.0
 
 
 @dataclass(slots=True)
-class PlacedMachine:
-    path: MachinePath
-    machine: Machine
-    telemetry_topic: str
-    units: dict[str, str]
+class RunStats:
+    messages: int = 0
+    telemetry: int = 0
+    readings: int = 0
+    parts: int = 0
+    events: int = 0
+    live_start_ms: int | None = None
 
 
-def machine_rng(seed: int, path: MachinePath) -> np.random.Generator:
-    """A generator that depends only on the seed and the machine's place in the plant."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(zlib.crc32(str(path).encode()),)))
+def plan_start(now_ms: int, *, speed: float, duration_s: float | None = None, backfill_s: float = 0.0) -> int:
+    """Simulated start time (epoch ms) so that no timestamp lies in the future when it is published.
+
+    With a backfill, history starts `backfill_s` before now. A run as fast as possible (`speed` 0) of known
+    duration ends now; an accelerated run (speed > 1) of known duration starts early enough to end at the
+    moment it finishes, so it never runs ahead of the wall clock. Otherwise the run starts now.
+    """
+    if backfill_s > 0:
+        return now_ms - round(backfill_s * 1000)
+    if duration_s is not None and speed == 0:
+        return now_ms - round(duration_s * 1000)
+    if duration_s is not None and speed > 1:
+        return now_ms - round(duration_s * 1000 * (1 - 1 / speed))
+    return now_ms
 
 
-class Simulation:
-    def __init__(self, plant: Plant, catalog: Catalog, *, seed: int, start_ms: int) -> None:
-        self.start_ms = start_ms
-        self.machines: list[PlacedMachine] = []
-        for spec in plant.machines:
-            machine_type = catalog.get(spec.type)
-            try:
-                machine = machine_type.cls(spec.path.machine, machine_rng(seed, spec.path), spec.overrides)
-            except Exception as exc:
-                raise SimulatorError(f"machine {spec.path} ({machine_type.source}) failed to start: {exc}") from exc
-            units = {name: s.unit for name, s in machine.sensor_specs.items()}
-            self.machines.append(PlacedMachine(spec.path, machine, spec.path.topic(MessageClass.TELEMETRY), units))
-        self.by_path = {str(m.path): m for m in self.machines}
-        self._lock = threading.Lock()
-        self.now_s = 0.0
-
-    def samples(self) -> Iterator[tuple[float, PlacedMachine, dict[str, float]]]:
-        """(simulated seconds, machine, values) in time order, forever."""
-        heap = [(0.0, index) for index in range(len(self.machines))]
-        heapq.heapify(heap)
-        while heap:
-            t_s, index = heapq.heappop(heap)
-            placed = self.machines[index]
-            with self._lock:
-                self.now_s = t_s
-                values = placed.machine.sample(t_s)
-            yield t_s, placed, values
-            heapq.heappush(heap, (t_s + placed.machine.sample_interval_s, index))
-
-    def telemetry_message(self, placed: PlacedMachine, t_s: float, values: dict[str, float]) -> bytes:
-        ts_ms = self.start_ms + round(t_s * 1000)
-        return json.dumps(
-            {"ts": format_ts(ts_ms), "values": values, "units": placed.units}, separators=(",", ":")
-        ).encode()
-
-    def apply_command(self, topic: str, payload: bytes, publish: Publish) -> None:
-        """Obey an inject/clear command and publish the ground-truth event (exact simulated start time)."""
-        try:
-            target = Topic.parse(topic)
-            command = CommandPayload.model_validate_json(payload)
-        except (ValidationError, Exception) as exc:
-            log.warning("ignored a bad command on %r: %s", topic, exc)
-            return
-        placed = self.by_path.get(str(target.path))
-        if placed is None:
-            return
-        with self._lock:
-            ts_ms = self.start_ms + round(self.now_s * 1000)
-            params = {k: float(v) for k, v in command.params.items() if isinstance(v, int | float)}
-            if command.action == "clear":
-                faults = [f.name for f in placed.machine.faults] or ["all"]
-                placed.machine.clear()
-                events = [EventPayload(kind="repair", fault=name, ts=ts_ms) for name in faults]
-            else:
-                fault = command.fault or "shift"
-                placed.machine.inject(fault, command.sensor, self.now_s, params)
-                events = [EventPayload(kind="fault", fault=fault, sensor=command.sensor, params=params, ts=ts_ms)]
-        for event in events:
-            publish(placed.path.topic(MessageClass.EVENT), payload_to_json(event), False)
-        log.info("%s on %s at %s", command.action, placed.path, format_ts(ts_ms))
-
-
-def status_payload(status: Literal["online", "offline"], ts_ms: int | None = None) -> bytes:
-    return payload_to_json(StatusPayload(status=status, ts=ts_ms))
+class _Stop(Exception):
+    pass
 
 
 def run(
@@ -130,20 +78,105 @@ def run(
     duration_s: float | None = None,
     max_messages: int | None = None,
     stop: threading.Event | None = None,
+    backfill_s: float = 0.0,
+    scenario: Scenario | None = None,
+    clock: Callable[[], float] = time.time,
+    wait: Callable[[float], bool] | None = None,
+    progress: Progress | None = None,
+    stats: RunStats | None = None,
+    batch_ticks: int = BATCH_TICKS,
+    max_ahead_s: float = MAX_AHEAD_S,
+    step_s: float = 0.05,
 ) -> int:
-    """Publish samples until `duration_s` simulated seconds, `max_messages` or `stop`; return messages sent."""
+    """Simulate and publish until `duration_s` simulated seconds after the live start, `max_messages`
+    telemetry messages, or `stop`; return the number of telemetry messages sent."""
     stop = stop or threading.Event()
-    wall_start = time.monotonic()
-    sent = 0
-    for t_s, placed, values in sim.samples():
-        if stop.is_set() or (duration_s is not None and t_s >= duration_s):
-            break
-        if max_messages is not None and sent >= max_messages:
-            break
-        if speed > 0:
-            wait = wall_start + t_s / speed - time.monotonic()
-            if wait > 0 and stop.wait(wait):
-                break
-        publish(placed.telemetry_topic, sim.telemetry_message(placed, t_s, values), False)
-        sent += 1
-    return sent
+    wait = wait or stop.wait
+    stats = stats if stats is not None else RunStats()
+    max_ahead_ms = round(max_ahead_s * 1000)
+
+    def emit(messages: list[Outgoing]) -> None:
+        for message in messages:
+            if message.cls is MessageClass.TELEMETRY:
+                if max_messages is not None and stats.telemetry >= max_messages:
+                    raise _Stop
+                stats.telemetry += 1
+                stats.readings += message.readings
+            elif message.cls is MessageClass.QUALITY:
+                stats.parts += 1
+            elif message.cls is MessageClass.EVENT:
+                stats.events += 1
+            publish(message.topic, message.payload, message.retain)
+            stats.messages += 1
+
+    def wall_ms() -> int:
+        return int(clock() * 1000)
+
+    fast = Encoder(sim.machines, ticks_per_message=batch_ticks)
+    encoder = fast
+    try:
+        if backfill_s > 0:
+            first = sim.now_ms
+
+            def report() -> None:
+                if progress is not None:
+                    progress(sim.now_ms - first, wall_ms() - first, stats)
+
+            _fast(sim, fast, emit, stop, wait, goal=wall_ms, cap=wall_ms, step_s=step_s, report=report)
+            emit(fast.flush())
+        stats.live_start_ms = live_start = sim.now_ms
+        if scenario is not None:
+            sim.schedule(scenario, live_start)
+        end_ms = None if duration_s is None else live_start + round(duration_s * 1000)
+
+        def goal() -> float:
+            return math.inf if end_ms is None else end_ms
+
+        def cap() -> int:
+            return wall_ms() + max_ahead_ms
+
+        if speed <= 0:
+            _fast(sim, fast, emit, stop, wait, goal=goal, cap=cap, step_s=step_s, report=None)
+        else:
+            encoder = Encoder(sim.machines, ticks_per_message=1)
+            wall0, sim0 = clock(), sim.now_ms
+            while not stop.is_set():
+                target = min(sim0 + int((clock() - wall0) * speed * 1000), goal(), cap())
+                if target > sim.now_ms:
+                    emit(encoder.encode(sim.advance(int(target))))
+                if sim.now_ms >= goal() or wait(step_s):
+                    break
+        emit(encoder.flush())
+        if encoder is not fast:
+            emit(fast.flush())
+    except _Stop:
+        pass
+    return stats.telemetry
+
+
+def _fast(
+    sim: Simulation,
+    encoder: Encoder,
+    emit: Callable[[list[Outgoing]], None],
+    stop: threading.Event,
+    wait: Callable[[float], bool],
+    *,
+    goal: Callable[[], float],
+    cap: Callable[[], int],
+    step_s: float,
+    report: Callable[[], None] | None,
+) -> None:
+    """As fast as possible up to `goal()`, never beyond `cap()` (waiting while capped)."""
+    chunk_ms = round(CHUNK_S * 1000)
+    while not stop.is_set():
+        target = min(sim.now_ms + chunk_ms, goal(), cap())
+        if target <= sim.now_ms:
+            if sim.now_ms >= goal() or wait(step_s):
+                return
+            continue
+        emit(encoder.encode(sim.advance(int(target))))
+        if report is not None:
+            report()
+
+
+__all__ = ["Publish", "RunStats", "Simulation", "plan_start", "run", "status_payload"]

@@ -1,0 +1,142 @@
+"""The simulator's MQTT side: one connection per machine, so that every machine has its own last will.
+
+Each machine connects with a last will `{"status": "offline"}` (retained, QoS 1) on its `…/status` topic and
+then publishes a retained birth message `{"status": "online", "ts": …}`; the birth is repeated after every
+reconnect, because the broker may have published the will meanwhile. A clean stop publishes `offline` itself.
+Each connection subscribes to its machine's `…/cmd` topic and hands commands to the simulation.
+
+QoS: telemetry at the configured QoS (default 1); state, quality, event and status always at QoS 1, because
+OEE and detection delays are computed from them. Back-pressure: a publish blocks while `max_outstanding`
+messages of that connection wait for the broker (`MqttClient`), so memory stays bounded while the broker is
+away; QoS 1 messages held then are sent after the reconnect (paho retries them), QoS 0 ones are dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+from smartfactory.errors import BrokerError
+from smartfactory.mqtt import Message, MqttClient, Will
+from smartfactory.settings import BrokerAddress
+from smartfactory.sim.encode import PUBLISHED, status_payload
+from smartfactory.sim.engine import PlacedMachine
+from smartfactory.wire import MessageClass
+
+log = logging.getLogger(__name__)
+#: Messages one machine's connection may hold unacknowledged before publishing blocks.
+MAX_OUTSTANDING = 1000
+
+
+class PlantPublisher:
+    """Connections of a simulated plant; call it like `publish(topic, payload, retain)`."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        machines: Sequence[PlacedMachine],
+        *,
+        qos: int = 1,
+        keepalive: int = 30,
+        max_outstanding: int = MAX_OUTSTANDING,
+        on_command: Callable[[str, bytes], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.address = address
+        self.machines = machines
+        self.qos = qos
+        self.clock = clock
+        self._closing = False
+        self.dropped = 0
+        run_id = uuid.uuid4().hex[:6]
+        self.clients: list[MqttClient] = []
+        self._route: dict[str, tuple[int, int]] = {}  # topic → (client index, qos)
+        self._sessions: list[int] = []
+        for index, placed in enumerate(machines):
+            status = placed.path.topic(MessageClass.STATUS)
+            client = MqttClient(
+                address,
+                client_id=f"sim-{run_id}-{index}-{placed.path.machine}"[:64],
+                will=Will(status, status_payload("offline"), qos=1, retain=True),
+                keepalive=keepalive,
+                max_outstanding=max_outstanding,
+            )
+            if on_command is not None:
+                client.set_message_handler(command_handler(on_command))
+            client.subscribe(placed.path.topic(MessageClass.CMD), qos=1)
+            self.clients.append(client)
+            self._sessions.append(0)
+            for cls in PUBLISHED:
+                self._route[placed.path.topic(cls)] = (index, qos if cls is MessageClass.TELEMETRY else 1)
+
+    def connect(self, timeout: float = 5.0) -> None:
+        """Connect every machine and publish its birth message; on failure close what was opened."""
+        try:
+            for index, client in enumerate(self.clients):
+                client.connect(timeout)
+                self._birth(index)
+        except BaseException:
+            self.close(offline=False)
+            raise
+
+    def _birth(self, index: int) -> None:
+        client = self.clients[index]
+        self._sessions[index] = client.session
+        topic = self.machines[index].path.topic(MessageClass.STATUS)
+        client.publish(topic, status_payload("online", int(self.clock() * 1000)), qos=1, retain=True)
+
+    def __call__(self, topic: str, payload: bytes, retain: bool) -> None:
+        index, qos = self._route[topic]
+        client = self.clients[index]
+        if client.session != self._sessions[index] and client.connected:
+            self._birth(index)  # reconnected: the broker may have published our will meanwhile
+        while True:
+            if self._closing and not client.connected:
+                self.dropped += 1  # stopping while the broker is away: nothing would carry it
+                return
+            try:
+                client.publish(topic, payload, qos=qos, retain=retain, timeout=0.5)
+                return
+            except BrokerError:
+                if self._closing:
+                    self.dropped += 1
+                    return
+
+    @property
+    def outstanding(self) -> int:
+        return sum(client.outstanding for client in self.clients)
+
+    def wait_published(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(client.wait_published(max(0.0, deadline - time.monotonic())) for client in self.clients)
+
+    def release(self) -> None:
+        """Stop waiting for an absent broker: publishes that cannot go out any more are dropped (and counted)."""
+        self._closing = True
+
+    def close(self, *, offline: bool = True, flush_timeout: float = 5.0) -> None:
+        """Mark every machine offline (retained) and disconnect cleanly."""
+        self._closing = True
+        if self.dropped:
+            log.warning("%d messages were dropped because the broker was away at the stop", self.dropped)
+        ts = int(self.clock() * 1000)
+        for index, client in enumerate(self.clients):
+            if offline and client.connected:
+                topic = self.machines[index].path.topic(MessageClass.STATUS)
+                try:
+                    client.publish(topic, status_payload("offline", ts), qos=1, retain=True, timeout=1.0)
+                except BrokerError as exc:
+                    log.warning("could not mark %s offline: %s", self.machines[index].path, exc)
+            client.close(flush_timeout=flush_timeout)
+
+    def abort(self) -> None:
+        """Drop every connection without a DISCONNECT: the broker publishes each machine's last will."""
+        self._closing = True
+        for client in self.clients:
+            client.abort()
+
+
+def command_handler(on_command: Callable[[str, bytes], None]) -> Callable[[Message], None]:
+    return lambda message: on_command(message.topic, message.payload)
