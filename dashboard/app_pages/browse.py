@@ -1,0 +1,112 @@
+"""Data: browse any series over any range and download it as CSV; the rejected messages (dead letters)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import csvexport
+import data
+import oeeview
+import pandas as pd
+import streamlit as st
+import timewin
+
+st.title("Data")
+MAX_ROWS = 500_000
+PREVIEW_ROWS = 1000
+AGG_BUCKETS = 1000
+
+infos = data.series_list()
+if not infos:
+    st.info(data.EMPTY_HINT)
+    st.stop()
+
+by_name = {s.series: s for s in infos}
+series = st.selectbox("Series", list(by_name), format_func=oeeview.series_label, key="data_series", bind="query-params")
+unit = by_name[series].unit
+window = data.window()
+a, b = st.columns(2)
+span = a.radio("Range", ["sidebar window", "custom range"], horizontal=True, key="data_range")
+resolution = b.radio(
+    "Resolution", ["raw readings", f"aggregated ({AGG_BUCKETS} buckets)"], horizontal=True, key="data_res"
+)
+if span == "custom range":
+    end = datetime.fromtimestamp(window.until_ms / 1000, UTC)
+    start = end - timedelta(hours=1)
+    c1, c2, c3, c4 = st.columns(4)
+    d0 = c1.date_input("From (UTC)", start.date(), key="data_d0")
+    t0 = c2.time_input("at", start.time().replace(microsecond=0), key="data_t0", step=60)
+    d1 = c3.date_input("To (UTC)", end.date(), key="data_d1")
+    t1 = c4.time_input("at ", end.time().replace(microsecond=0), key="data_t1", step=60)
+    if not (isinstance(d0, date) and isinstance(d1, date) and isinstance(t0, time) and isinstance(t1, time)):
+        st.info("Pick a start and an end.")
+        st.stop()
+
+    def ms(day: date, moment: time) -> int:
+        return int(datetime.combine(day, moment, UTC).timestamp() * 1000)
+
+    try:
+        chosen = timewin.custom(ms(d0, t0), ms(d1, t1) + 1)
+    except ValueError as exc:
+        st.warning(f"{exc}: pick an end after the start.")
+        st.stop()
+else:
+    chosen = window
+
+if resolution == "raw readings":
+    frame = data.readings(series, chosen.since_ms, chosen.until_ms, MAX_ROWS)
+    aggregated = False
+else:
+    frame = data.store().read_aggregates(series, chosen.since_ms, chosen.until_ms, AGG_BUCKETS)
+    aggregated = True
+
+st.caption(chosen.describe())
+if frame.empty:
+    st.info("No readings of this series in the range; choose a longer window or another series.")
+    st.stop()
+
+m = st.columns(4)
+m[0].metric("Rows", f"{len(frame):,}")
+values = frame["mean"] if aggregated else frame["value"]
+m[1].metric("Min", f"{values.min():.4g} {unit or ''}".strip())
+m[2].metric("Mean", f"{values.mean():.4g} {unit or ''}".strip())
+m[3].metric("Max", f"{values.max():.4g} {unit or ''}".strip())
+if not aggregated and len(frame) >= MAX_ROWS:
+    st.warning(
+        f"Only the most recent {MAX_ROWS:,} readings of the range are shown and downloaded; for everything use "
+        f"`smartfactory export --since … --until … --machine … --sensor {by_name[series].sensor}`."
+    )
+st.dataframe(frame.tail(PREVIEW_ROWS), hide_index=True, key="data_preview")
+if len(frame) > PREVIEW_ROWS:
+    st.caption(f"Preview: the last {PREVIEW_ROWS:,} of {len(frame):,} rows; the download has all of them.")
+
+name = f"{series.replace('/', '_')}_{chosen.since_ms}_{chosen.until_ms}{'_agg' if aggregated else ''}.csv"
+st.download_button(
+    "Download CSV",
+    data=(lambda: csvexport.aggregates_csv(frame, series, unit))
+    if aggregated
+    else (lambda: csvexport.readings_csv(frame, series, unit)),
+    file_name=name,
+    mime="text/csv",
+    icon="⬇️",
+    key="data_download",
+)
+
+with st.expander("Rejected messages (dead letters) in the window"):
+    letters = data.deadletters(window.since_ms)
+    if not letters:
+        st.caption("None: every message in the window was valid.")
+    else:
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "received (UTC)": [pd.Timestamp(d.received_ms, unit="ms", tz="UTC") for d in letters],
+                    "topic": [d.topic for d in letters],
+                    "reason": [d.reason for d in letters],
+                    "detail": [d.detail for d in letters],
+                    "payload": [d.payload[:120].decode("utf-8", "replace") for d in letters],
+                }
+            ),
+            hide_index=True,
+            key="data_deadletters",
+        )
