@@ -94,6 +94,28 @@ class AlarmAck:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsVersion:
+    """Control limits the live monitor used for a series from `ts_ms` on; `version` counts up per series."""
+
+    series: str
+    version: int
+    ts_ms: int
+    center: float
+    sigma: float
+    nsigmas: float
+    n: int  # phase I readings they were learned from (0 when configured)
+    source: str  # "learned" | "configured"
+
+    @property
+    def lcl(self) -> float:
+        return self.center - self.nsigmas * self.sigma
+
+    @property
+    def ucl(self) -> float:
+        return self.center + self.nsigmas * self.sigma
+
+
+@dataclass(frozen=True, slots=True)
 class SeriesInfo:
     """A stored series and where it sits in the plant."""
 

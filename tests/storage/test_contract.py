@@ -7,6 +7,8 @@ import pandas as pd
 from smartfactory.model import Alarm, AlarmAck, DeadLetter, FaultEvent, PartResult, Reading, StateChange
 from smartfactory.storage import Storage
 
+HOSTILE = 'x") |> drop() \\'  # quote, pipe, spaces, trailing backslash: a legal topic level
+
 MACHINE = "acme/plant1/machining/line-1/cnc-01"
 A = f"{MACHINE}/telemetry/spindle_temp"
 B = f"{MACHINE}/telemetry/power"
@@ -20,9 +22,16 @@ def readings(series: str, n: int, start: int = T0, step: int = 1000) -> list[Rea
 def test_write_is_idempotent(store: Storage) -> None:
     batch = readings(A, 100)
     assert store.write_readings(batch) == 100
-    assert store.write_readings(batch) == 0  # a replay stores nothing new
-    assert store.write_readings(batch[50:] + readings(A, 10, start=T0 + 100_000)) == 10
+    replay = store.write_readings(batch)
+    mixed = store.write_readings(batch[50:] + readings(A, 10, start=T0 + 100_000))
+    if getattr(store, "reports_duplicates", True):
+        assert (replay, mixed) == (0, 10)  # a replay stores nothing new
+    else:
+        assert (replay, mixed) == (100, 60)  # InfluxDB overwrites and cannot tell: counts what it wrote
     assert store.count_readings() == 110
+    assert store.read_series(A)["value"].tolist() == [r.value for r in batch] + [
+        r.value for r in readings(A, 10, start=T0 + 100_000)
+    ]
 
 
 def test_read_series_range_and_limit(store: Storage) -> None:
@@ -95,4 +104,89 @@ def test_alarm_lifecycle(store: Storage) -> None:
         "lecturer",
     )
     assert alarm.rules == ("WE1",)
+    assert alarm.message == "beyond UCL"  # a clear without a message keeps the one it was raised with
     assert store.read_alarms(active_only=True) == []
+
+
+def test_names_from_topics_are_stored_and_queried_literally(store: Storage) -> None:
+    machine = f'ac me/pl,ant=1/a"rea/${{line}}/{HOSTILE}'
+    series = f"{machine}/telemetry/t,e=m p"
+    other = f"{MACHINE}/telemetry/{HOSTILE}"
+    store.write_readings(readings(series, 20) + readings(other, 5))
+    assert store.read_series(series)["value"].tolist() == [i + 0.25 for i in range(20)]
+    assert len(store.read_series(other)) == 5
+    assert len(store.read_aggregates(series, T0, T0 + 20_000, buckets=4)) == 4
+    info = {s.series: s for s in store.list_series()}[series]
+    assert (info.enterprise, info.site, info.area, info.line, info.machine, info.sensor) == (
+        "ac me",
+        "pl,ant=1",
+        'a"rea',
+        "${line}",
+        HOSTILE,
+        "t,e=m p",
+    )
+    assert set(store.latest()["series"]) == {series, other}
+    only = [r for chunk in store.iter_readings(machine=HOSTILE) for r in chunk]
+    assert {r.series for r in only} == {series}
+    store.write_states([StateChange(machine, T0, "down", HOSTILE)])
+    assert store.read_states(machine) == [StateChange(machine, T0, "down", HOSTILE)]
+
+
+def test_free_text_round_trips_exactly(store: Storage) -> None:
+    text = 'line one\nline "two"\r\\end\\'
+    letter = DeadLetter(T0, f"bad/{text}", "bad_json", text, bytes(range(256)), 256)
+    store.write_deadletters([letter])
+    assert store.read_deadletters() == [letter]
+    alarm = Alarm("a-1", A, T0, ("WE1", "WE2"), -1.5, message=text)
+    store.write_alarms([alarm])
+    assert store.read_alarms() == [alarm]
+    event = FaultEvent(MACHINE, T0, "fault", text, None, {"note": text, "size": 3.0})
+    store.write_events([event])
+    assert store.read_events() == [event]
+
+
+def test_aggregates_buckets_start_at_since_and_skip_empty_ones(store: Storage) -> None:
+    store.write_readings(readings(A, 30, start=T0 + 500))
+    store.write_readings(readings(A, 10, start=T0 + 100_500))
+    agg = store.read_aggregates(A, T0 + 250, T0 + 150_250, buckets=15)  # 10-second buckets from T0 + 250
+    assert agg["ts"].tolist() == [pd.Timestamp(T0 + 250 + k * 10_000, unit="ms", tz="UTC") for k in (0, 1, 2, 10)]
+    assert agg["count"].tolist() == [10, 10, 10, 10]
+    assert agg["min"].tolist() == [0.25, 10.25, 20.25, 0.25]
+    assert store.read_aggregates(A, T0, T0, buckets=10).empty
+
+
+def test_reads_with_ranges(store: Storage) -> None:
+    store.write_readings(readings(A, 50))
+    store.write_states([StateChange(MACHINE, T0 + k, "running") for k in range(5)])
+    store.write_parts([PartResult(MACHINE, T0 + k, f"p{k}", k % 2 == 0) for k in range(5)])
+    assert len(store.read_states(since_ms=T0 + 3)) == 2
+    assert [p.part_id for p in store.read_parts(since_ms=T0 + 3)] == ["p3", "p4"]
+    assert store.read_parts(machine="acme/plant1/machining/line-1/other") == []
+    assert store.read_series(A, since_ms=T0 + 45_000, limit=2)["value"].tolist() == [48.25, 49.25]
+    assert [len(c) for c in store.iter_readings(since_ms=T0 + 10_000, until_ms=T0 + 15_000)] == [5]
+    assert list(store.iter_readings(sensor="nothing")) == []
+    letters = [DeadLetter(T0 + k, "t", "bad_json", str(k), b"{", 1) for k in range(4)]
+    store.write_deadletters(letters)
+    assert store.read_deadletters(since_ms=T0 + 1, limit=2) == letters[1:3]
+
+
+def test_delete_before_removes_old_readings(store: Storage) -> None:
+    store.write_readings(readings(A, 100))
+    store.delete_before(T0 + 60_000)
+    assert store.count_readings() == 40
+    assert store.read_series(A)["value"].iloc[0] == 60.25
+
+
+def test_limits_are_versioned_per_series(store: Storage) -> None:
+    from smartfactory.model import LimitsVersion
+
+    first = LimitsVersion(A, 1, T0, 62.0, 0.5, 3.0, 50, "learned")
+    second = LimitsVersion(A, 2, T0 + 60_000, 62.5, 0.4, 3.0, 0, "configured")
+    other = LimitsVersion(B, 1, T0, 7.5, 0.2, 3.0, 50, "learned")
+    store.write_limits([first, other])
+    store.write_limits([second, first])  # rewriting a stored version changes nothing
+    assert store.read_limits() == [other, second]  # ordered by series id: …/power before …/spindle_temp
+    assert store.read_limits(A, latest_only=False) == [first, second]
+    assert store.read_limits(B) == [other]
+    assert store.read_limits("acme/x/y/z/w/telemetry/none") == []
+    assert second.ucl == 62.5 + 3 * 0.4

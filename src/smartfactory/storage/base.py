@@ -1,8 +1,8 @@
 """The storage protocol every backend implements: ingestion writes through it; SPC, the dashboard, export and
 the KPIs read through it. Times are epoch milliseconds; `since` is inclusive, `until` exclusive.
 
-DataFrames returned:
-- `read_series`: columns `ts` (datetime64[ms, UTC]) and `value` (float64), ordered by time.
+DataFrames returned (built by `storage/frames.py`, so every backend returns the same dtypes):
+- `read_series`: columns `ts` (UTC datetimes) and `value` (float64), ordered by time.
 - `read_aggregates`: `ts` (bucket start), `mean`, `min`, `max`, `count`.
 - `latest`: `series`, `ts`, `value`, `unit`, one row per series.
 """
@@ -19,6 +19,7 @@ from smartfactory.model import (
     AlarmAck,
     DeadLetter,
     FaultEvent,
+    LimitsVersion,
     PartResult,
     Reading,
     SeriesInfo,
@@ -32,7 +33,12 @@ class Storage(Protocol):
 
     # ---- writes (ingestion); each is idempotent: writing the same record twice stores it once
     def write_readings(self, readings: Sequence[Reading]) -> int:
-        """Store readings; return how many were new (the rest were already stored)."""
+        """Store readings; return how many were new (the rest were already stored).
+
+        A backend that cannot tell a new point from a replaced one (InfluxDB overwrites duplicates) returns
+        `len(readings)`; its class attribute `reports_duplicates` is False. Either way a replay adds nothing.
+        Raises `StoreUnavailable` when the store is down for now (retry later), `StoreError` otherwise.
+        """
         ...
 
     def write_deadletters(self, letters: Sequence[DeadLetter]) -> None: ...
@@ -45,6 +51,14 @@ class Storage(Protocol):
 
     def ack_alarms(self, acks: Sequence[AlarmAck]) -> None:
         """Mark alarms acknowledged; acknowledgements of unknown alarms are ignored."""
+        ...
+
+    def write_limits(self, versions: Sequence[LimitsVersion]) -> None:
+        """Store new versions of the live monitor's control limits (a version already stored is kept)."""
+        ...
+
+    def read_limits(self, series: str | None = None, *, latest_only: bool = True) -> list[LimitsVersion]:
+        """Stored limits, ordered by series and version; by default only the newest version per series."""
         ...
 
     # ---- reads
@@ -74,4 +88,11 @@ class Storage(Protocol):
     def read_parts(self, machine: str | None = None, since_ms: int | None = None) -> list[PartResult]: ...
     def read_events(self, since_ms: int | None = None) -> list[FaultEvent]: ...
     def read_alarms(self, active_only: bool = False, since_ms: int | None = None) -> list[Alarm]: ...
+
+    # ---- retention
+    def delete_before(self, cutoff_ms: int) -> int | None:
+        """Delete readings, dead letters, parts, events (and, where the backend can, cleared alarms and
+        superseded states) older than `cutoff_ms`; return how many rows went, or None when unknown."""
+        ...
+
     def close(self) -> None: ...

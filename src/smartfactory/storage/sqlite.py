@@ -1,9 +1,9 @@
 """SQLite backend (the embedded default): one file, WAL so the dashboard reads while ingestion writes.
 
-Schema versions are `PRAGMA user_version`; `MIGRATIONS[i]` takes a file from version i to i+1 inside one
-transaction, so an old file is upgraded in place when it is opened. Readings are keyed by (series, ts): the
-primary key makes every write idempotent (`INSERT OR IGNORE`), and a WITHOUT ROWID table keeps each series'
-points together on disk, which makes "last N points" and time-range scans index-only.
+The schema and its migrations live in `sqlite_schema.py`: an old file is upgraded in place when it is opened.
+Readings are keyed by (series, ts): the primary key makes every write idempotent (`INSERT OR IGNORE`), and a
+WITHOUT ROWID table keeps each series' points together on disk, which makes "last N points" and time-range
+scans index-only.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,51 +24,17 @@ from smartfactory.model import (
     AlarmAck,
     DeadLetter,
     FaultEvent,
+    LimitsVersion,
     PartResult,
     Reading,
     SeriesInfo,
     StateChange,
 )
+from smartfactory.storage.frames import aggregates_frame, latest_frame, series_frame, series_matches
+from smartfactory.storage.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from smartfactory.wire import series_path
 
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE series (
-        id INTEGER PRIMARY KEY, topic TEXT NOT NULL UNIQUE,
-        enterprise TEXT NOT NULL, site TEXT NOT NULL, area TEXT NOT NULL, line TEXT NOT NULL,
-        machine TEXT NOT NULL, sensor TEXT NOT NULL, unit TEXT
-    );
-    CREATE TABLE readings (
-        series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
-        PRIMARY KEY (series_id, ts)
-    ) WITHOUT ROWID;
-    CREATE TABLE deadletters (
-        id INTEGER PRIMARY KEY, received_ms INTEGER NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL,
-        detail TEXT NOT NULL, payload BLOB NOT NULL, payload_size INTEGER NOT NULL
-    );
-    CREATE INDEX deadletters_received ON deadletters (received_ms);
-    CREATE TABLE states (
-        machine TEXT NOT NULL, ts INTEGER NOT NULL, state TEXT NOT NULL, reason TEXT,
-        PRIMARY KEY (machine, ts)
-    ) WITHOUT ROWID;
-    CREATE TABLE parts (
-        machine TEXT NOT NULL, part_id TEXT NOT NULL, ts INTEGER NOT NULL, good INTEGER NOT NULL,
-        measurements TEXT NOT NULL, PRIMARY KEY (machine, part_id)
-    ) WITHOUT ROWID;
-    CREATE INDEX parts_ts ON parts (ts);
-    CREATE TABLE events (
-        machine TEXT NOT NULL, ts INTEGER NOT NULL, kind TEXT NOT NULL, fault TEXT NOT NULL,
-        sensor TEXT, params TEXT NOT NULL, PRIMARY KEY (machine, ts, kind, fault)
-    ) WITHOUT ROWID;
-    CREATE TABLE alarms (
-        alarm_id TEXT PRIMARY KEY, series TEXT NOT NULL, ts INTEGER NOT NULL, rules TEXT NOT NULL,
-        value REAL, active INTEGER NOT NULL, message TEXT NOT NULL, cleared_ms INTEGER,
-        acked_ms INTEGER, acked_by TEXT
-    );
-    CREATE INDEX alarms_ts ON alarms (ts);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStorage", "path_from_url"]
 
 
 def path_from_url(url: str) -> Path:
@@ -79,40 +46,39 @@ def path_from_url(url: str) -> Path:
 
 
 class SqliteStorage:
-    """The SQLite store. One connection per instance, guarded by a lock (usable from one writer thread)."""
+    """The SQLite store. One connection per instance, guarded by a lock (usable from one writer thread).
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    With `retention_days`, readings (and dead letters, parts, events, cleared alarms, superseded states) older
+    than that are deleted by the writer itself: at the first write and then every `PRUNE_EVERY_S` seconds.
+    """
+
+    #: `write_readings` counts only new rows: a replayed reading returns 0.
+    reports_duplicates = True
+    PRUNE_EVERY_S = 600.0
+
+    def __init__(self, url: str, *, timeout: float = 10.0, retention_days: float | None = None) -> None:
         self.url = url
+        if retention_days is not None and retention_days <= 0:
+            raise StoreError(f"retention of {retention_days} days makes no sense: give a positive number or none")
+        self.retention_ms = None if retention_days is None else int(retention_days * 86_400_000)
+        self._next_prune = 0.0
         self.path = path_from_url(url)
+        db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except (sqlite3.Error, OSError) as exc:
+            db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            migrate(db, self.path)
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            if db is not None:
+                db.close()
+            if isinstance(exc, StoreError):
+                raise
             raise StoreError(f"cannot open the SQLite store {self.path}: {exc}") from None
+        self._db = db
         self._lock = threading.Lock()
         self._series_ids: dict[str, int] = dict(self._db.execute("SELECT topic, id FROM series").fetchall())
-
-    def _migrate(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} has schema version {version}, newer than this smartfactory ({SCHEMA_VERSION}); "
-                    "upgrade smartfactory"
-                )
-            for index in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[index].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     # ------------------------------------------------------------------ writes
 
@@ -157,7 +123,36 @@ class SqliteStorage:
             rows = [(self._series_id(r.series, r.unit), r.ts_ms, r.value) for r in readings]
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"SQLite write to {self.path} failed: {exc}") from exc
-        return self._write("INSERT OR IGNORE INTO readings (series_id, ts, value) VALUES (?, ?, ?)", rows)
+        new = self._write("INSERT OR IGNORE INTO readings (series_id, ts, value) VALUES (?, ?, ?)", rows)
+        if self.retention_ms is not None and time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + self.PRUNE_EVERY_S
+            self.delete_before(int(time.time() * 1000) - self.retention_ms)
+        return new
+
+    def delete_before(self, cutoff_ms: int) -> int | None:
+        """Retention: delete what is older than `cutoff_ms`; return how many rows went.
+
+        Readings go series by series (one short transaction each, so a reader or the next write never waits
+        long); dead letters, parts, events and cleared alarms by time. Of the machine states before the
+        cutoff the last one per machine stays: it is the state the machine was in at the cutoff.
+        """
+        cutoff = int(cutoff_ms)
+        deleted = 0
+        for (series_id,) in self._query("SELECT id FROM series ORDER BY id"):
+            deleted += self._write("DELETE FROM readings WHERE series_id = ? AND ts < ?", [(series_id, cutoff)])
+        for sql in (
+            "DELETE FROM deadletters WHERE received_ms < ?",
+            "DELETE FROM parts WHERE ts < ?",
+            "DELETE FROM events WHERE ts < ?",
+            "DELETE FROM alarms WHERE active = 0 AND ts < ?",
+        ):
+            deleted += self._write(sql, [(cutoff,)])
+        deleted += self._write(
+            "DELETE FROM states WHERE ts < (SELECT MAX(ts) FROM states AS newer "
+            "WHERE newer.machine = states.machine AND newer.ts < ?)",
+            [(cutoff,)],
+        )
+        return deleted
 
     def write_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         self._write(
@@ -207,6 +202,25 @@ class SqliteStorage:
             ],
         )
 
+    def write_limits(self, versions: Sequence[LimitsVersion]) -> None:
+        self._write(
+            "INSERT OR IGNORE INTO limits (series, version, ts, center, sigma, nsigmas, n, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(v.series, v.version, v.ts_ms, v.center, v.sigma, v.nsigmas, v.n, v.source) for v in versions],
+        )
+
+    def read_limits(self, series: str | None = None, *, latest_only: bool = True) -> list[LimitsVersion]:
+        where, params = ("", []) if series is None else (" WHERE l.series = ?", [series])
+        if latest_only:
+            newest = "l.version = (SELECT MAX(version) FROM limits WHERE series = l.series)"
+            where = f"{where} AND {newest}" if where else f" WHERE {newest}"
+        rows = self._query(
+            f"SELECT series, version, ts, center, sigma, nsigmas, n, source FROM limits l{where} "
+            "ORDER BY series, version",
+            params,
+        )
+        return [LimitsVersion(*row) for row in rows]
+
     def ack_alarms(self, acks: Sequence[AlarmAck]) -> None:
         self._write(
             "UPDATE alarms SET acked_ms = ?, acked_by = ? WHERE alarm_id = ? AND acked_ms IS NULL",
@@ -237,26 +251,53 @@ class SqliteStorage:
             sql = f"SELECT * FROM ({sql} ORDER BY ts DESC LIMIT {int(limit)}) ORDER BY ts"
         else:
             sql += " ORDER BY ts"
-        frame = pd.DataFrame(self._query(sql, [series, *params]), columns=["ts", "value"])
-        return _with_time(frame.astype({"ts": "int64", "value": "float64"}))
+        return series_frame(self._query(sql, [series, *params]))
+
+    #: Up to this many buckets, each is one index range scan; beyond, one GROUP BY (see read_aggregates).
+    RANGE_SCAN_BUCKETS = 4096
 
     def read_aggregates(self, series: str, since_ms: int, until_ms: int, buckets: int) -> pd.DataFrame:
+        """Mean, min, max and count per bucket, buckets of equal width starting at `since_ms`.
+
+        A GROUP BY over a computed bucket makes SQLite sort every row in a temporary B-tree (measured: 580 ms
+        for 864,000 points, bench/storage_sqlite.py). One small aggregate query per bucket walks the primary
+        key range instead and needs no sort (140 ms for the same points, 20 ms for a day at 1 Hz), so that is
+        used for the usual few hundred to few thousand buckets.
+        """
         width = max(1, -(-(until_ms - since_ms) // max(1, buckets)))
-        rows = self._query(
-            "SELECT ? + ((ts - ?) / ?) * ? AS bucket, AVG(value), MIN(value), MAX(value), COUNT(*) "
-            "FROM readings WHERE series_id = (SELECT id FROM series WHERE topic = ?) AND ts >= ? AND ts < ? "
-            "GROUP BY bucket ORDER BY bucket",
-            [since_ms, since_ms, width, width, series, since_ms, until_ms],
-        )
-        frame = pd.DataFrame(rows, columns=["ts", "mean", "min", "max", "count"])
-        return _with_time(frame.astype({"ts": "int64", "mean": "float64", "count": "int64"}))
+        if until_ms <= since_ms:
+            return aggregates_frame([])
+        if -(-(until_ms - since_ms) // width) > self.RANGE_SCAN_BUCKETS:
+            rows = self._query(
+                "SELECT ? + ((ts - ?) / ?) * ? AS bucket, AVG(value), MIN(value), MAX(value), COUNT(*) "
+                "FROM readings WHERE series_id = (SELECT id FROM series WHERE topic = ?) AND ts >= ? AND ts < ? "
+                "GROUP BY bucket ORDER BY bucket",
+                [since_ms, since_ms, width, width, series, since_ms, until_ms],
+            )
+            return aggregates_frame(rows)
+        rows = []
+        with self._lock:
+            try:
+                found = self._db.execute("SELECT id FROM series WHERE topic = ?", (series,)).fetchone()
+                cursor = self._db.cursor()
+                for start in range(since_ms, until_ms, width) if found else ():
+                    mean, low, high, count = cursor.execute(
+                        "SELECT AVG(value), MIN(value), MAX(value), COUNT(*) FROM readings "
+                        "WHERE series_id = ? AND ts >= ? AND ts < ?",
+                        (found[0], start, min(start + width, until_ms)),
+                    ).fetchone()
+                    if count:
+                        rows.append((start, mean, low, high, count))
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite read from {self.path} failed: {exc}") from exc
+        return aggregates_frame(rows)
 
     def latest(self) -> pd.DataFrame:
         rows = self._query(
             "SELECT s.topic, r.ts, r.value, s.unit FROM series s JOIN readings r ON r.series_id = s.id "
             "AND r.ts = (SELECT MAX(ts) FROM readings WHERE series_id = s.id) ORDER BY s.topic"
         )
-        return _with_time(pd.DataFrame(rows, columns=["series", "ts", "value", "unit"]).astype({"ts": "int64"}))
+        return latest_frame(rows)
 
     def iter_readings(
         self,
@@ -267,9 +308,7 @@ class SqliteStorage:
         chunk: int = 50_000,
     ) -> Iterator[list[Reading]]:
         for info in self.list_series():
-            if machine is not None and machine not in (info.machine, info.series.rsplit("/", 2)[0]):
-                continue
-            if sensor is not None and sensor != info.sensor:
+            if not series_matches(info, machine, sensor):
                 continue
             cursor_ts = since_ms
             while True:
@@ -364,8 +403,3 @@ def _range(column: str, since_ms: int | None, until_ms: int | None) -> tuple[str
         clauses += f" AND {column} < ?"
         params.append(int(until_ms))
     return clauses, params
-
-
-def _with_time(frame: pd.DataFrame) -> pd.DataFrame:
-    frame["ts"] = pd.to_datetime(frame["ts"], unit="ms", utc=True)
-    return frame

@@ -1,0 +1,204 @@
+"""docker-compose.yml: valid for Debian's docker-compose (no engine needed), refuses to start without secrets,
+and declares the services, ports, health checks, volumes and environment the stack needs. The entrypoint
+scripts refuse placeholder secrets."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from smartfactory.settings import known_env_names, parse_mqtt_url
+from smartfactory.storage.influxconf import parse_influx_url
+from tests.conftest import ROOT
+
+COMPOSE = ROOT / "docker-compose.yml"
+SCALE = ROOT / "deploy" / "compose.scale.yml"
+EXAMPLE = ROOT / ".env.example"
+SECRETS = {
+    "MQTT_INGEST_PASSWORD": "ingestSecret0123",
+    "MQTT_SIM_PASSWORD": "simSecret012345",
+    "MQTT_DASHBOARD_PASSWORD": "dashSecret01234",
+    "MQTT_OPERATOR_PASSWORD": "opSecret0123456",
+    "INFLUX_ADMIN_PASSWORD": "adminSecret0123",
+    "INFLUX_TOKEN": "tokenSecret0123456789",
+}
+needs_compose = pytest.mark.skipif(
+    shutil.which("docker-compose") is None,
+    reason="docker-compose is not installed (CI installs it: apt-get install docker-compose)",
+)
+
+
+def compose(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, files: tuple[Path, ...] = (COMPOSE,)
+) -> subprocess.CompletedProcess[str]:
+    """Run docker-compose with an env file holding `env` (CI has no .env) from a clean environment."""
+    env_file = tmp_path / "test.env"
+    env_file.write_text("".join(f"{key}={value}\n" for key, value in (env or {}).items()))
+    clean = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "LANG")}
+    command = ["docker-compose", "--project-directory", str(ROOT), "--env-file", str(env_file)]
+    for file in files:
+        command += ["-f", str(file)]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=60, env=clean, cwd=tmp_path)
+
+
+def rendered(tmp_path: Path, env: dict[str, str], files: tuple[Path, ...] = (COMPOSE,)) -> dict[str, Any]:
+    result = compose(tmp_path, "config", env=env, files=files)
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = yaml.safe_load(result.stdout)
+    return data
+
+
+@needs_compose
+def test_the_file_is_valid_with_secrets_given(tmp_path: Path) -> None:
+    result = compose(tmp_path, "config", "-q", env=SECRETS)
+    assert result.returncode == 0, result.stderr
+
+
+@needs_compose
+def test_the_stack_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    result = compose(tmp_path, "config", "-q", env={})
+    assert result.returncode != 0
+    assert "copy .env.example to .env" in result.stderr
+
+
+@needs_compose
+def test_services_ports_health_volumes_and_restart(tmp_path: Path) -> None:
+    config = rendered(tmp_path, SECRETS)
+    services = config["services"]
+    assert set(services) == {"mosquitto", "influxdb", "ingest", "simulator", "dashboard"}
+    assert services["mosquitto"]["image"] == "eclipse-mosquitto:2"
+    assert services["influxdb"]["image"] == "influxdb:2.7"
+    assert {services[name]["image"] for name in ("ingest", "simulator", "dashboard")} == {"smartfactory:local"}
+    assert all("build" in services[name] for name in ("ingest", "simulator", "dashboard"))
+    for name, service in services.items():
+        assert service["restart"] == "unless-stopped", name
+        assert service["healthcheck"]["test"], name
+
+    def published(name: str) -> set[str]:
+        return {str(port) for port in services[name].get("ports", [])}
+
+    assert published("mosquitto") == {"127.0.0.1:1883:1883/tcp"}
+    assert published("influxdb") == {"127.0.0.1:8086:8086/tcp"}
+    assert published("dashboard") == {"127.0.0.1:8501:8501/tcp"}
+    assert published("ingest") == published("simulator") == set()
+    lab = rendered(tmp_path, {**SECRETS, "BIND_ADDRESS": "0.0.0.0", "DASHBOARD_PORT": "80"})
+    assert {str(p) for p in lab["services"]["dashboard"]["ports"]} == {"0.0.0.0:80:8501/tcp"}
+
+    assert set(config["volumes"]) == {"mosquitto-data", "influxdb-data", "influxdb-config", "smartfactory-data"}
+    assert "mosquitto-data:/mosquitto/data:rw" in services["mosquitto"]["volumes"]
+    assert "influxdb-data:/var/lib/influxdb2:rw" in services["influxdb"]["volumes"]
+    for name in ("ingest", "dashboard"):
+        assert services[name]["depends_on"]["influxdb"]["condition"] == "service_healthy"
+        assert services[name]["depends_on"]["mosquitto"]["condition"] == "service_healthy"
+
+
+@needs_compose
+def test_environment_wires_the_services_together(tmp_path: Path) -> None:
+    services = rendered(tmp_path, {**SECRETS, "INFLUX_ORG": "lab", "INFLUX_BUCKET": "hall"})["services"]
+    influx = services["influxdb"]["environment"]
+    assert influx["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
+    assert (influx["DOCKER_INFLUXDB_INIT_ORG"], influx["DOCKER_INFLUXDB_INIT_BUCKET"]) == ("lab", "hall")
+    assert influx["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == SECRETS["INFLUX_TOKEN"]
+    assert influx["DOCKER_INFLUXDB_INIT_PASSWORD"] == SECRETS["INFLUX_ADMIN_PASSWORD"]
+    users = {"ingest": "ingest", "simulator": "simulator", "dashboard": "dashboard"}
+    passwords = {
+        "ingest": "MQTT_INGEST_PASSWORD",
+        "simulator": "MQTT_SIM_PASSWORD",
+        "dashboard": "MQTT_DASHBOARD_PASSWORD",
+    }
+    known = set(known_env_names())
+    for name, user in users.items():
+        env = services[name]["environment"]
+        broker = parse_mqtt_url(env["SMARTFACTORY_MQTT_URL"])
+        assert (broker.host, broker.port, broker.username) == ("mosquitto", 1883, user)
+        assert broker.password == env["MQTT_PASSWORD"] == SECRETS[passwords[name]]
+        unknown = {key for key in env if key.startswith("SMARTFACTORY_")} - known
+        assert not unknown, f"{name} sets variables smartfactory does not know: {unknown}"
+    for name in ("ingest", "dashboard"):
+        env = services[name]["environment"]
+        target = parse_influx_url(env["SMARTFACTORY_STORE"])
+        assert (target.http_url, target.org, target.bucket) == ("http://influxdb:8086", "lab", "hall")
+        assert env["SMARTFACTORY_INFLUX_TOKEN"] == SECRETS["INFLUX_TOKEN"]
+    assert "SMARTFACTORY_INFLUX_TOKEN" not in services["simulator"]["environment"]  # it needs no store
+    mosquitto = services["mosquitto"]["environment"]
+    assert {key: mosquitto[key] for key in SECRETS if key.startswith("MQTT_")} == {
+        key: value for key, value in SECRETS.items() if key.startswith("MQTT_")
+    }
+
+
+@needs_compose
+def test_scaled_ingestion_workers_share_a_group_with_their_own_ids(tmp_path: Path) -> None:
+    services = rendered(tmp_path, SECRETS, files=(COMPOSE, SCALE))["services"]
+    workers = {name: services[name]["environment"] for name in ("ingest", "ingest-2", "ingest-3")}
+    assert {env["SMARTFACTORY_INGEST__GROUP"] for env in workers.values()} == {"ingest"}
+    assert len({env["SMARTFACTORY_INGEST__CLIENT_ID"] for env in workers.values()}) == 3
+    assert {env["SMARTFACTORY_STORE"] for env in workers.values()} == {
+        services["dashboard"]["environment"]["SMARTFACTORY_STORE"]
+    }
+
+
+def test_no_secret_is_committed_and_every_variable_is_documented() -> None:
+    example = EXAMPLE.read_text()
+    assigned = dict(re.findall(r"^([A-Z_]+)=(.*)$", example, flags=re.MULTILINE))
+    assert set(SECRETS) <= set(assigned)
+    assert all("change-me" in assigned[key] for key in SECRETS)  # placeholders only
+    documented = set(re.findall(r"^#? ?([A-Z_]+)=", example, flags=re.MULTILINE))
+    for file in (COMPOSE, SCALE):
+        text = file.read_text()
+        referenced = set(re.findall(r"\$\{([A-Z_]+)", text))
+        assert referenced <= documented, f"{file.name}: document {referenced - documented} in .env.example"
+        assert not re.search(r"(PASSWORD|TOKEN): [^$\s]", text), f"{file.name} holds a literal secret"
+
+
+def test_dockerfile_installs_editable_and_runs_the_checking_entrypoint() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "pip install -e ." in text  # the dashboard app and simulators/ are found next to the package
+    entrypoint = re.search(r'ENTRYPOINT \["/bin/sh", "/app/(\S+)"\]', text)
+    assert entrypoint is not None
+    assert (ROOT / entrypoint.group(1)).is_file()
+    assert "USER smartfactory" in text
+
+
+def run_entrypoint(script: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ}
+    return subprocess.run(["sh", str(script), *args], env={**clean, **env}, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("token", "rc", "message"),
+    [("change-me-influx-token", 78, "placeholder"), ("", 78, "is not set"), ("tokenSecret0123456789", 0, "")],
+)
+def test_smartfactory_entrypoint_checks_secrets(token: str, rc: int, message: str) -> None:
+    env = {
+        "MQTT_PASSWORD": "ingestSecret0123",
+        "SMARTFACTORY_STORE": "influxdb://influxdb:8086?org=o&bucket=b",
+        "SMARTFACTORY_INFLUX_TOKEN": token,
+    }
+    result = run_entrypoint(ROOT / "deploy" / "smartfactory-entrypoint.sh", env, "--version")
+    assert result.returncode == rc, result.stderr
+    assert message in result.stderr
+    if rc == 0:
+        assert "smartfactory" in result.stdout
+
+
+def test_grouped_workers_get_a_client_id_of_their_own() -> None:
+    env = {"MQTT_PASSWORD": "ingestSecret0123", "SMARTFACTORY_INGEST__GROUP": "ingest"}
+    result = run_entrypoint(ROOT / "deploy" / "smartfactory-entrypoint.sh", env, "config", "show")
+    assert result.returncode == 0, result.stderr
+    client_id = yaml.safe_load(result.stdout)["ingest"]["client_id"]
+    assert client_id.startswith("smartfactory-ingest-")
+    assert client_id != "smartfactory-ingest-"
+
+
+def test_influxdb_entrypoint_refuses_placeholders() -> None:
+    env = {"DOCKER_INFLUXDB_INIT_PASSWORD": "change-me-influx-admin", "DOCKER_INFLUXDB_INIT_ADMIN_TOKEN": "t" * 20}
+    result = run_entrypoint(ROOT / "deploy" / "influxdb" / "entrypoint.sh", env, "influxd")
+    assert result.returncode == 78
+    assert "DOCKER_INFLUXDB_INIT_PASSWORD still holds the placeholder" in result.stderr
