@@ -1,0 +1,78 @@
+"""Fixtures of the OEE end-to-end tests: a small plant file, a seeded SQLite store, and the pipeline settings
+(private broker, fresh SQLite file) the simulator and ingestion share."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from smartfactory.broker import RunningBroker
+from smartfactory.cli import main
+from smartfactory.model import PartResult, StateChange
+from smartfactory.services import RunningIngest, start_ingest
+from smartfactory.settings import Settings, load_settings
+from smartfactory.storage.sqlite import SqliteStorage
+
+RunOee = Callable[..., dict[str, Any]]
+
+
+def write_store(url: str, states: Sequence[StateChange], parts: Sequence[PartResult]) -> None:
+    store = SqliteStorage(url)
+    try:
+        store.write_states(states)
+        store.write_parts(parts)
+    finally:
+        store.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    """Run `smartfactory ARGS` in-process; (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def run_oee() -> RunOee:
+    """`smartfactory oee --format json ARGS` → the parsed JSON document (asserts exit code 0)."""
+
+    def run(*args: str) -> dict[str, Any]:
+        code, out, err = invoke("oee", "--format", "json", *args)
+        assert code == 0, err
+        document: dict[str, Any] = json.loads(out)
+        return document
+
+    return run
+
+
+@pytest.fixture
+def e2e_settings(broker: RunningBroker, tmp_path: Path) -> Settings:
+    """Settings pointing at the test's private broker and a fresh SQLite file; no SPC (only OEE is checked)."""
+    return load_settings(
+        mqtt_url=broker.address.url(masked=False),
+        store=f"sqlite:///{tmp_path / 'e2e.db'}",
+        data_dir=tmp_path,
+        spc={"rules": "none"},
+        ingest={"client_id": f"oee-e2e-{tmp_path.name[-12:]}", "flush_interval": 0.05},
+    )
+
+
+@pytest.fixture
+def e2e_ingest(e2e_settings: Settings) -> Iterator[RunningIngest]:
+    running = start_ingest(e2e_settings)
+    yield running
+    running.stop()
