@@ -65,17 +65,22 @@ def main() -> None:
         monitor.observe(item.readings)
     monitor_s = time.perf_counter() - t0
 
-    print(json.dumps({
-        "benchmark": "monitor_overhead",
-        "readings": readings,
-        "series": args.machines * args.sensors,
-        "decode_us_per_reading": round(baseline_s / readings * 1e6, 3),
-        "decode_plus_monitor_us_per_reading": round(with_monitor_s / readings * 1e6, 3),
-        "monitor_us_per_reading": round(monitor_s / readings * 1e6, 3),
-        "goal_monitor_us_per_reading": 10.0,
-        "ratio_with_monitor_to_decode_only": round(with_monitor_s / baseline_s, 3),
-        "alarms_raised": alarms,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "monitor_overhead",
+                "readings": readings,
+                "series": args.machines * args.sensors,
+                "decode_us_per_reading": round(baseline_s / readings * 1e6, 3),
+                "decode_plus_monitor_us_per_reading": round(with_monitor_s / readings * 1e6, 3),
+                "monitor_us_per_reading": round(monitor_s / readings * 1e6, 3),
+                "goal_monitor_us_per_reading": 10.0,
+                "ratio_with_monitor_to_decode_only": round(with_monitor_s / baseline_s, 3),
+                "alarms_raised": alarms,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

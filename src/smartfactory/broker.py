@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,7 @@ class RunningBroker:
     kind: BrokerKind
     address: BrokerAddress
     detail: str = ""
+    data_dir: Path | None = None
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _amqtt: AmqttThread | None = field(default=None, repr=False)
 
@@ -58,9 +60,34 @@ class RunningBroker:
         if self._amqtt is not None:
             self._amqtt.stop()
 
+    def kill(self) -> None:
+        """SIGKILL a broker process we started (crash tests): no clean shutdown, no final save."""
+        if self._process is None:
+            raise BrokerError(f"only a broker process we started can be killed, not a {self.kind} broker")
+        self._process.kill()
+        self._process.wait()
 
-def mosquitto_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> str:
-    """A mosquitto.conf for a private broker: loopback only, persistent, generous queues."""
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+
+#: How often mosquitto writes its in-memory state (sessions, queued and retained messages) to disk.
+#: "interval": once a second. Cheap; a SIGKILL or power cut loses what was acknowledged since the last save.
+#: "every_change": after every queued message, retained message or subscription change. Nothing acknowledged is
+#: lost on SIGKILL, but every save rewrites the whole database, so it costs throughput while a queue builds up
+#: (measured in bench/ingest_broker_durability.py; see docs/ingestion.md).
+Durability = Literal["interval", "every_change"]
+
+
+def mosquitto_config(
+    port: int,
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    durability: Durability = "interval",
+    extra: Sequence[str] = (),
+) -> str:
+    """A mosquitto.conf for a private broker: loopback only, persistent, generous queues; `extra` lines last."""
     return "\n".join(
         [
             f"listener {port} {host}",
@@ -68,6 +95,7 @@ def mosquitto_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> str:
             f"user {getpass.getuser()}",
             "persistence true",
             f"persistence_location {data_dir}/",
+            f"autosave_on_changes {'true' if durability == 'every_change' else 'false'}",
             "autosave_interval 1",
             # Offline persistent sessions keep everything (default 1000 messages would drop readings).
             "max_queued_messages 0",
@@ -77,18 +105,30 @@ def mosquitto_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> str:
             "log_type error",
             "log_type warning",
             "log_type notice",
+            *extra,
             "",
         ]
     )
 
 
-def start_mosquitto(address: BrokerAddress, data_dir: Path, timeout: float = 10.0) -> RunningBroker:
+def start_mosquitto(
+    address: BrokerAddress,
+    data_dir: Path,
+    timeout: float = 10.0,
+    *,
+    durability: Durability = "interval",
+    extra_config: Sequence[str] = (),
+) -> RunningBroker:
+    """Start a private mosquitto with its config, persistence file and log in `data_dir`; wait for its port.
+
+    Starting it again on the same `data_dir` resumes every persistent session and queued message it saved.
+    """
     binary = shutil.which("mosquitto")
     if binary is None:
         raise BrokerError("mosquitto is not installed: `sudo apt-get install mosquitto` (or use amqtt)")
     data_dir.mkdir(parents=True, exist_ok=True)
     conf = data_dir / "mosquitto.conf"
-    conf.write_text(mosquitto_config(address.port, data_dir.resolve(), address.host))
+    conf.write_text(mosquitto_config(address.port, data_dir.resolve(), address.host, durability, extra_config))
     stderr_path = data_dir / "mosquitto.stderr"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=stderr)
@@ -101,7 +141,7 @@ def start_mosquitto(address: BrokerAddress, data_dir: Path, timeout: float = 10.
             process.kill()
             raise BrokerError(f"mosquitto did not open port {address.port} within {timeout:.0f} s")
         time.sleep(0.05)
-    return RunningBroker("mosquitto", address, detail=f"data in {data_dir}", _process=process)
+    return RunningBroker("mosquitto", address, detail=f"data in {data_dir}", _process=process, data_dir=data_dir)
 
 
 class AmqttThread:

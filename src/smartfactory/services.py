@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO, TypeVar
 
 from smartfactory.errors import BrokerError, ConfigError
-from smartfactory.ingest.monitor import MonitorStage
+from smartfactory.ingest.monitor import MonitorStage, load_limits_file, watch_patterns
 from smartfactory.ingest.service import IngestService
+from smartfactory.ingest.spool import Spool
 from smartfactory.mqtt import MqttClient, ProtocolVersion, Will
 from smartfactory.settings import PROJECT_ROOT, Settings, parse_mqtt_url
+from smartfactory.sim.engine import Simulation
 from smartfactory.sim.loader import discover
 from smartfactory.sim.plant import load_plant, resolve_plant_file
-from smartfactory.sim.runner import Simulation, run, status_payload
+from smartfactory.sim.progress import ProgressBar
+from smartfactory.sim.publisher import PlantPublisher
+from smartfactory.sim.runner import RunStats, plan_start, run
+from smartfactory.sim.scenario import Scenario, load_scenario, resolve_scenario_file
 from smartfactory.storage import Storage, open_store
-from smartfactory.wire import MessageClass
+from smartfactory.wire import HEALTH_PREFIX
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 DASHBOARD_APP = PROJECT_ROOT / "dashboard" / "app.py"
 
 
 def open_configured_store(settings: Settings) -> Storage:
     token = settings.influx_token.get_secret_value() if settings.influx_token else None
-    return open_store(settings.store, token=token)
+    return open_store(settings.store, token=token, retention_days=settings.retention_days)
 
 
 @dataclass
@@ -37,27 +44,69 @@ class RunningIngest:
     service: IngestService
     store: Storage
 
-    def stop(self) -> None:
-        self.service.stop()
-        self.store.close()
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Write and acknowledge everything received, then disconnect; False if that did not finish in time."""
+        try:
+            return self.service.stop(timeout)
+        finally:
+            self.store.close()
+
+
+def spool_directory(settings: Settings) -> Path:
+    """The spool of this worker: one folder per client id under `ingest.spool_dir` (default DATA_DIR/spool)."""
+    root = settings.ingest.spool_dir or settings.data_dir / "spool"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in settings.ingest.client_id)
+    return root / safe
+
+
+def build_monitor(settings: Settings, store: Storage) -> MonitorStage | None:
+    """The live SPC monitor: configured limits first, else the newest stored version, else learned.
+
+    Rules "none" means no SPC at all (for a bulk backfill), not a monitor that checks nothing.
+    """
+    spc = settings.spc
+    if spc.rules == "none":
+        return None
+    configured = load_limits_file(spc.limits_file) if spc.limits_file is not None else {}
+    return MonitorStage(
+        phase1_points=spc.phase1_points,
+        rules=spc.rules,
+        clear_after_s=spc.clear_after_s,
+        watch=watch_patterns(spc.watch),
+        configured=configured,
+        stored={v.series: v for v in store.read_limits()},
+    )
 
 
 def start_ingest(settings: Settings) -> RunningIngest:
-    """Connect with a persistent session (MQTT 5 where the broker speaks it, else 3.1.1) and start ingesting."""
+    """Connect with a persistent session (MQTT 5 where the broker speaks it, else 3.1.1) and start ingesting.
+
+    The spool is opened first (a second worker with the same client id fails here, before it could take the
+    session over); a spool left by an earlier run is replayed as soon as the store answers.
+    """
     address = parse_mqtt_url(settings.mqtt_url)
-    store = open_configured_store(settings)
-    monitor = MonitorStage(phase1_points=settings.spc.phase1_points, rules=settings.spc.rules)
+    ingest = settings.ingest
+    spool = Spool(spool_directory(settings), segment_bytes=ingest.spool_segment_bytes, max_bytes=ingest.spool_max_bytes)
+    try:
+        store = open_configured_store(settings)
+    except BaseException:
+        spool.close()
+        raise
+    monitor = build_monitor(settings, store)
+    lost = json.dumps({"worker": ingest.client_id, "state": "lost"}).encode()
+    will = Will(f"{HEALTH_PREFIX}/{ingest.client_id}", lost, qos=0, retain=True)
     versions: tuple[ProtocolVersion, ...] = ("5", "3.1.1")
     for version in versions:
         client = MqttClient(
             address,
-            client_id=settings.ingest.client_id,
+            client_id=ingest.client_id,
             persistent=True,
             protocol=version,
             manual_ack=True,
             keepalive=settings.mqtt.keepalive,
+            will=will,
         )
-        service = IngestService(client, store, settings.ingest, monitor=monitor, qos=settings.mqtt.qos)
+        service = IngestService(client, store, ingest, monitor=monitor, qos=settings.mqtt.qos, spool=spool)
         client.set_message_handler(service.on_message)  # before connect: queued messages arrive at once
         try:
             client.connect(settings.mqtt.connect_timeout)
@@ -65,6 +114,7 @@ def start_ingest(settings: Settings) -> RunningIngest:
             log.debug("MQTT %s not accepted (%s)", version, exc)
             if version == versions[-1]:
                 store.close()
+                spool.close()
                 raise
             continue
         service.start()
@@ -74,73 +124,130 @@ def start_ingest(settings: Settings) -> RunningIngest:
 
 @dataclass
 class RunningSimulator:
+    """A simulated plant publishing in a background thread; `stop()` marks every machine offline."""
+
     simulation: Simulation
-    client: MqttClient
+    publisher: PlantPublisher
+    stats: RunStats = field(default_factory=RunStats)
+    scenario: Scenario | None = None
+    speed: float = 1.0
     stop_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
-    sent: int = 0
+    error: BaseException | None = None
+
+    @property
+    def sent(self) -> int:
+        """Telemetry messages published so far."""
+        return self.stats.telemetry
 
     def stop(self) -> None:
         self.stop_event.set()
         if self.thread is not None:
-            self.thread.join(10)
-        ts = int(time.time() * 1000)
-        for placed in self.simulation.machines:
-            self.client.publish(placed.path.topic(MessageClass.STATUS), status_payload("offline", ts), retain=True)
-        self.client.close()
+            self.thread.join(2)
+            if self.thread.is_alive():  # waiting for an absent broker: give up on what it holds
+                self.publisher.release()
+                self.thread.join(10)
+        self.publisher.close()
 
 
-def build_simulation(settings: Settings, start_ms: int | None = None) -> Simulation:
+def _first(*values: T | None) -> T:
+    """The first value that is not None (explicit argument, then scenario, then settings)."""
+    for value in values:
+        if value is not None:
+            return value
+    raise ValueError("no value given")
+
+
+def build_simulation(
+    settings: Settings,
+    start_ms: int | None = None,
+    *,
+    scenario: Scenario | None = None,
+    seed: int | None = None,
+    plant: str | None = None,
+    record_truth: bool = False,
+) -> Simulation:
+    """The simulated plant of the settings; a scenario and explicit arguments override them (in that order)."""
     catalog = discover(settings.sim.dir)
     for problem in catalog.problems:
         log.error("simulator problem: %s", problem)
-    plant = load_plant(resolve_plant_file(settings.sim.plant, settings.sim.dir))
-    return Simulation(plant, catalog, seed=settings.sim.seed, start_ms=start_ms or int(time.time() * 1000))
+    plant_name = plant or (scenario.plant if scenario is not None else None) or settings.sim.plant
+    the_seed = _first(seed, scenario.seed if scenario is not None else None, settings.sim.seed)
+    return Simulation(
+        load_plant(resolve_plant_file(plant_name, settings.sim.dir)),
+        catalog,
+        seed=the_seed,
+        start_ms=start_ms if start_ms is not None else int(time.time() * 1000),
+        auto_stops=scenario is None or scenario.auto_stops is not False,
+        shifts=scenario is None or scenario.shifts is not False,
+        record_truth=record_truth,
+    )
 
 
 def start_simulator(
-    settings: Settings, *, duration_s: float | None = None, max_messages: int | None = None
+    settings: Settings,
+    *,
+    duration_s: float | None = None,
+    max_messages: int | None = None,
+    scenario: str | None = None,
+    backfill_s: float | None = None,
+    speed: float | None = None,
+    seed: int | None = None,
+    plant: str | None = None,
+    start_ms: int | None = None,
+    progress: TextIO | None = None,
+    record_truth: bool | None = None,
 ) -> RunningSimulator:
-    simulation = build_simulation(settings)
-    address = parse_mqtt_url(settings.mqtt_url)
-    first = simulation.machines[0].path
-    # One connection for the whole plant; its last will marks the first machine offline, and stop() marks all.
-    will = Will(first.topic(MessageClass.STATUS), status_payload("offline"), qos=1, retain=True)
-    client = MqttClient(
-        address,
-        client_id=f"smartfactory-sim-{uuid.uuid4().hex[:8]}",
-        will=will,
-        keepalive=settings.mqtt.keepalive,
+    """Connect every machine (own connection, own last will) and run the plant in a background thread.
+
+    `speed` 0 runs as fast as possible. Explicit arguments win over the scenario's suggestions, which win over
+    the settings. Without `start_ms` the start is planned so that no timestamp lies ahead of the wall clock
+    (`runner.plan_start`). The ground truth is recorded for runs of known `duration_s` (or when asked).
+    """
+    chosen = load_scenario(resolve_scenario_file(scenario, settings.sim.dir)) if scenario else None
+    the_speed = _first(speed, chosen.speed if chosen else None, settings.sim.speed)
+    backfill = _first(backfill_s, chosen.backfill_s if chosen else None, 0.0)
+    if start_ms is None:
+        start_ms = plan_start(int(time.time() * 1000), speed=the_speed, duration_s=duration_s, backfill_s=backfill)
+    simulation = build_simulation(
+        settings,
+        start_ms,
+        scenario=chosen,
+        seed=seed,
+        plant=plant,
+        record_truth=duration_s is not None if record_truth is None else record_truth,
     )
-    client.connect(settings.mqtt.connect_timeout)
-    qos = settings.mqtt.qos
-    running = RunningSimulator(simulation, client)
-
-    def publish(topic: str, payload: bytes, retain: bool) -> None:
-        client.publish(topic, payload, qos=qos, retain=retain)
-
-    def on_command(message: object) -> None:
-        simulation.apply_command(message.topic, message.payload, publish)  # type: ignore[attr-defined]
-
-    client.set_message_handler(on_command)
-    for placed in simulation.machines:
-        client.subscribe(placed.path.topic(MessageClass.CMD), qos=1)
-        client.publish(
-            placed.path.topic(MessageClass.STATUS),
-            status_payload("online", int(time.time() * 1000)),
-            qos=1,
-            retain=True,
-        )
+    publisher = PlantPublisher(
+        parse_mqtt_url(settings.mqtt_url),
+        simulation.machines,
+        qos=settings.mqtt.qos,
+        keepalive=settings.mqtt.keepalive,
+        on_command=simulation.command,
+    )
+    publisher.connect(settings.mqtt.connect_timeout)
+    running = RunningSimulator(simulation, publisher, scenario=chosen, speed=the_speed)
+    bar = ProgressBar(progress) if progress is not None and backfill > 0 else None
 
     def loop() -> None:
-        running.sent = run(
-            simulation,
-            publish,
-            speed=settings.sim.speed,
-            duration_s=duration_s,
-            max_messages=max_messages,
-            stop=running.stop_event,
-        )
+        try:
+            run(
+                simulation,
+                publisher,
+                speed=the_speed,
+                duration_s=duration_s,
+                max_messages=max_messages,
+                stop=running.stop_event,
+                backfill_s=backfill,
+                scenario=chosen,
+                progress=bar,
+                stats=running.stats,
+            )
+        except BaseException as exc:
+            running.error = exc
+            log.exception("the simulator stopped")
+        finally:
+            if bar is not None:
+                bar.finish()
 
     running.thread = threading.Thread(target=loop, name="simulator", daemon=True)
     running.thread.start()

@@ -40,26 +40,47 @@ class IngestSettings(_Section):
     group: str | None = Field(
         None, description="Shared-subscription group: workers with the same group split the load."
     )
-    batch_size: int = Field(1000, ge=1, description="Write a batch when it holds this many readings.")
-    flush_interval: float = Field(0.1, gt=0, le=10, description="Write a batch at least this often (seconds).")
-    queue_size: int = Field(100_000, ge=100, description="Readings held in memory before back-pressure.")
+    batch_size: int = Field(1000, ge=1, description="Most readings written in one batch.")
+    flush_interval: float = Field(
+        0.1, gt=0, le=10, description="Longest a batch collects before it is written (seconds)."
+    )
+    queue_size: int = Field(100_000, ge=100, description="Messages held in memory before back-pressure.")
+    queue_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Payload bytes held in memory before back-pressure."
+    )
     max_payload_bytes: int = Field(1_048_576, ge=64, description="Larger payloads are dead-lettered.")
     max_future_s: float = Field(86_400.0, ge=0, description="Reject timestamps further ahead than this.")
     max_age_s: float = Field(10 * 365 * 86_400.0, ge=0, description="Reject timestamps older than this (seconds).")
     health_interval: float = Field(5.0, gt=0, description="Seconds between health messages.")
+    reject_log_interval: float = Field(
+        10.0, gt=0, description="At most one log line per rejection reason this often (seconds)."
+    )
     spool_dir: Path | None = Field(None, description="Store-and-forward spool; default DATA_DIR/spool.")
+    spool_max_bytes: int = Field(
+        2 * 1024**3, ge=1024 * 1024, description="Largest spool; when full, messages wait at the broker."
+    )
+    spool_segment_bytes: int = Field(64 * 1024 * 1024, ge=4096, description="Size of one spool file.")
 
 
 class SimSettings(_Section):
     dir: Path = Field(PROJECT_ROOT / "simulators", description="Folder of simulator files and plant configs.")
     plant: str = Field("default", description="Plant config name (simulators/plants/NAME.toml) or a path.")
     seed: int = Field(42, description="Seed of every random choice; same seed, same readings.")
-    speed: float = Field(1.0, gt=0, description="Simulated seconds per wall-clock second.")
+    speed: float = Field(1.0, ge=0, description="Simulated seconds per wall-clock second (0 = as fast as possible).")
 
 
 class SpcSettings(_Section):
     phase1_points: int = Field(50, ge=10, description="Readings per series used to learn control limits (phase I).")
-    rules: str = Field("we", description="Rule set the live monitor applies: we, nelson, all or none.")
+    rules: str = Field("we", description="Rule set the live monitor applies: we, nelson, all, none or ids.")
+    watch: str = Field(
+        "*", description="Series the live monitor watches: comma-separated glob patterns, e.g. */diameter,*/fill_*."
+    )
+    clear_after_s: float = Field(
+        10.0, gt=0, description="Seconds without a violation after which an active alarm clears."
+    )
+    limits_file: Path | None = Field(
+        None, description="TOML file of configured limits per series (they win over learned ones)."
+    )
 
 
 class DashboardSettings(_Section):
@@ -79,6 +100,9 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(Path("data"), description="Folder for the default store, spool and broker data.")
     influx_token: SecretStr | None = Field(None, description="InfluxDB API token (never put it in a URL).")
+    retention_days: float | None = Field(
+        None, gt=0, description="SQLite: delete data older than this many days (none: keep all)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     mqtt: MqttSettings = MqttSettings()
     ingest: IngestSettings = IngestSettings()

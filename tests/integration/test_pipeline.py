@@ -148,7 +148,9 @@ def test_pipeline_works_on_the_in_process_broker_too(tmp_path: Path) -> None:
     from tests.conftest import free_port
 
     running = start_amqtt(BrokerAddress("127.0.0.1", free_port()))
-    settings = load_settings(mqtt_url=running.address.url(), store=f"sqlite:///{tmp_path / 'a.db'}")
+    settings = load_settings(
+        mqtt_url=running.address.url(), store=f"sqlite:///{tmp_path / 'a.db'}", data_dir=tmp_path
+    )
     ingest = start_ingest(settings)
     try:
         client = MqttClient(running.address)

@@ -14,7 +14,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from smartfactory.cli import data, run, spc
+    from smartfactory.cli import data, oee, report, run, spc
 
     for command in (
         run.broker,
@@ -28,6 +28,8 @@ def _register() -> None:
         data.simulators,
         data.inject,
         spc.spc,
+        report.report,
+        oee.oee,
     ):
         main.add_command(command)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import sys
 import threading
@@ -16,11 +18,12 @@ from smartfactory.errors import ConfigError
 from smartfactory.mqtt import Message, MqttClient
 from smartfactory.services import open_configured_store
 from smartfactory.settings import masked_dump, parse_mqtt_url
+from smartfactory.sim.describe import catalog_lines, check_fault, resolve_machine
 from smartfactory.sim.loader import discover
+from smartfactory.storage.export import open_writer, write_chunks
 from smartfactory.wire import (
     HEALTH_PREFIX,
     CommandPayload,
-    MachinePath,
     MessageClass,
     format_ts,
     ms_from_datetime,
@@ -49,7 +52,18 @@ def parse_time(text: str | None) -> int | None:
 @click.option("--until", default=None, help="End, exclusive (same forms).")
 @click.option("--machine", default=None, help="Only this machine (name or full path).")
 @click.option("--sensor", default=None, help="Only this sensor.")
-@click.option("--deadletter", is_flag=True, help="Export dead letters (rejected messages) instead of readings.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="csv (text) or parquet (typed, compressed; for pandas/polars notebooks).",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, allow_dash=True), default="-", help="File (default stdout)."
+)
+@click.option("--deadletter", is_flag=True, help="Export dead letters (rejected messages, CSV) instead of readings.")
 @friendly_errors
 def export(
     store: str | None,
@@ -57,32 +71,44 @@ def export(
     until: str | None,
     machine: str | None,
     sensor: str | None,
+    fmt: str,
+    output: str,
     deadletter: bool,
 ) -> None:
-    """Write stored readings as CSV to stdout (topic, ts, value, unit), streaming in chunks."""
+    """Write stored readings (topic, ts, value, unit) as CSV or Parquet, streaming them in chunks."""
+    if deadletter and fmt != "csv":
+        raise click.UsageError("dead letters export as CSV only: drop --format parquet")
+    to_stdout = output == "-"
+    if fmt == "parquet" and to_stdout and sys.stdout.isatty():
+        raise click.UsageError("Parquet is binary: give --output FILE.parquet or redirect stdout to a file")
     settings = settings_from(store=store)
     storage = open_configured_store(settings)
-    out = csv.writer(sys.stdout, lineterminator="\n")
     try:
-        if deadletter:
-            out.writerow(["received", "topic", "reason", "detail", "payload_size", "payload"])
-            for letter in storage.read_deadletters(since_ms=parse_time(since)):
-                out.writerow(
-                    [
-                        format_ts(letter.received_ms),
-                        letter.topic,
-                        letter.reason,
-                        letter.detail,
-                        letter.payload_size,
-                        letter.payload.decode("utf-8", "replace"),
-                    ]
-                )
-            return
-        out.writerow(["topic", "ts", "value", "unit"])
-        rows = 0
-        for chunk in storage.iter_readings(parse_time(since), parse_time(until), machine, sensor):
-            out.writerows((r.series, format_ts(r.ts_ms), repr(r.value), r.unit or "") for r in chunk)
-            rows += len(chunk)
+        with contextlib.ExitStack() as stack:
+            if to_stdout:
+                text, binary = sys.stdout, sys.stdout.buffer
+            else:
+                handle = stack.enter_context(open(output, "wb"))
+                binary, text = handle, stack.enter_context(io.TextIOWrapper(handle, "utf-8", newline=""))
+            if deadletter:
+                out = csv.writer(text, lineterminator="\n")
+                out.writerow(["received", "topic", "reason", "detail", "payload_size", "payload"])
+                for letter in storage.read_deadletters(since_ms=parse_time(since)):
+                    out.writerow(
+                        [
+                            format_ts(letter.received_ms),
+                            letter.topic,
+                            letter.reason,
+                            letter.detail,
+                            letter.payload_size,
+                            letter.payload.decode("utf-8", "replace"),
+                        ]
+                    )
+                return
+            chunks = storage.iter_readings(parse_time(since), parse_time(until), machine, sensor)
+            text.flush()
+            rows = write_chunks(open_writer(fmt, text, binary), chunks)
+            text.flush()
         echo(f"exported {rows} readings")
     finally:
         storage.close()
@@ -94,17 +120,26 @@ def export(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @friendly_errors
 def status(mqtt_url: str | None, wait: float, as_json: bool) -> None:
-    """Show the health counters the ingestion workers publish (received, stored, rejected, queue, lag)."""
+    """Show the health the ingestion workers publish: received, stored, duplicates, rejected by reason, spooled,
+    queue depth and lag, per worker and in total. A worker whose report is old is marked stale; one that vanished
+    without stopping (crash, network) shows as lost."""
+    from smartfactory.ingest.health import format_status
+
     settings = settings_from(mqtt_url=mqtt_url)
     seen: dict[str, dict[str, object]] = {}
     lock = threading.Lock()
 
     def on_message(message: Message) -> None:
-        with lock:
-            seen[message.topic.rsplit("/", 1)[-1]] = json.loads(message.payload)
+        try:
+            body = json.loads(message.payload)
+        except ValueError:
+            return
+        if isinstance(body, dict):
+            with lock:
+                seen[message.topic.removeprefix(HEALTH_PREFIX + "/")] = body
 
     client = MqttClient(parse_mqtt_url(settings.mqtt_url), on_message=on_message)
-    client.subscribe(f"{HEALTH_PREFIX}/+", qos=0)
+    client.subscribe(f"{HEALTH_PREFIX}/#", qos=0)
     client.connect(settings.mqtt.connect_timeout)
     time.sleep(wait)
     client.close()
@@ -113,10 +148,7 @@ def status(mqtt_url: str | None, wait: float, as_json: bool) -> None:
         return
     if not seen:
         raise click.ClickException(f"no ingestion worker reported on {settings.mqtt_url}; start `smartfactory ingest`")
-    for worker, health in sorted(seen.items()):
-        click.echo(f"{worker}:")
-        for key, value in health.items():
-            click.echo(f"  {key:<15} {value}")
+    click.echo(format_status(seen, now_ms=int(time.time() * 1000)))
 
 
 @click.group()
@@ -139,12 +171,11 @@ def simulators() -> None:
 @simulators.command("list")
 @friendly_errors
 def simulators_list() -> None:
-    """List every discovered machine type and where it came from; report broken files."""
+    """List every discovered machine type (source, sensors, part characteristics, faults); report broken files."""
     settings = settings_from()
     catalog = discover(settings.sim.dir)
-    for name, machine_type in sorted(catalog.types.items()):
-        sensors = ", ".join(machine_type.cls.sensors)
-        click.echo(f"{name:<20} {machine_type.source}\n{'':<20} {machine_type.summary} [{sensors}]")
+    for line in catalog_lines(catalog):
+        click.echo(line)
     for problem in catalog.problems:
         click.echo(f"problem: {problem}", err=True)
 
@@ -153,9 +184,9 @@ def simulators_list() -> None:
 @mqtt_option
 @click.argument("machine")
 @click.argument("fault", required=False)
-@click.option("--sensor", default=None, help="Sensor the fault acts on (default: all).")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Fault parameter, e.g. size=3.")
-@click.option("--clear", is_flag=True, help="Remove every fault from MACHINE (a repair).")
+@click.option("--sensor", default=None, help="Sensor or part characteristic the fault acts on (default: all).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Fault parameter: size=3, duration=5m.")
+@click.option("--clear", is_flag=True, help="Repair: remove every fault from MACHINE (or only FAULT, if given).")
 @friendly_errors
 def inject(
     mqtt_url: str | None,
@@ -165,16 +196,25 @@ def inject(
     params: tuple[str, ...],
     clear: bool,
 ) -> None:
-    """Inject FAULT (shift, drift) into MACHINE (full path enterprise/site/area/line/machine) of a running simulator."""
+    """Inject FAULT into MACHINE of a running simulator, or --clear it.
+
+    MACHINE is a name (cnc-02), line/name (line-1/cnc-02) or the full path
+    (acme/plant1/machining/line-1/cnc-02). FAULT is a signal fault (shift, drift, variance, growing_variance,
+    stuck, spikes, dropout, cycle, warmup), a machine fault (breakdown, stop, slowdown) or one of the machine
+    type's own (tool_wear); `smartfactory simulators list` lists them with their parameters. The simulator
+    publishes the fault as a ground-truth event on MACHINE/event with its exact simulated start time.
+    """
     settings = settings_from(mqtt_url=mqtt_url)
-    levels = machine.split("/")
-    if len(levels) != 5:
-        raise click.UsageError("MACHINE is the full path, e.g. acme/plant1/machining/line-1/cnc-01")
     if not clear and not fault:
-        raise click.UsageError("give a FAULT (e.g. shift --param size=3) or --clear")
+        raise click.UsageError("give a FAULT (e.g. shift --sensor power --param size=3) or --clear")
+    path, spec = resolve_machine(machine, settings.sim.dir, settings.sim.plant)
+    if fault and not clear:
+        check_fault(spec, settings.sim.dir, fault, sensor)
     values: dict[str, float | str] = {}
     for item in params:
-        key, _, raw = item.partition("=")
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--param {item!r}: write KEY=VALUE, e.g. size=3")
         try:
             values[key] = float(raw)
         except ValueError:
@@ -182,6 +222,6 @@ def inject(
     command = CommandPayload(action="clear" if clear else "inject", fault=fault, sensor=sensor, params=values)
     client = MqttClient(parse_mqtt_url(settings.mqtt_url))
     client.connect(settings.mqtt.connect_timeout)
-    client.publish(MachinePath(*levels).topic(MessageClass.CMD), payload_to_json(command), qos=1)
+    client.publish(path.topic(MessageClass.CMD), payload_to_json(command), qos=1)
     client.close()
-    echo(f"sent {command.action} {fault or ''} to {machine}")
+    echo(f"sent {command.action} {fault or 'all faults'} to {path}; the simulator confirms on {path}/event")

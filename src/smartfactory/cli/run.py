@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -24,6 +26,8 @@ from smartfactory.services import (
     start_simulator,
 )
 from smartfactory.settings import parse_mqtt_url
+from smartfactory.sim.scenario import load_scenario, parse_duration, resolve_scenario_file, scenario_lines
+from smartfactory.sim.truth import write_truth
 
 
 def wait_for_stop(duration: float | None) -> None:
@@ -72,42 +76,78 @@ def broker(mqtt_url: str | None, data_dir: Path | None, kind: str) -> None:
         running.stop()
 
 
+SPEED_HELP = "Simulated seconds per real second: 1 = real time, 60 = an hour a minute, 0 = as fast as possible."
+
+
 @click.command()
 @mqtt_option
 @click.option("--plant", default=None, help="Plant name (simulators/plants/NAME.toml) or a .toml path.")
 @click.option("--seed", type=int, default=None, help="Random seed; the same seed gives the same readings.")
+@click.option("--speed", type=click.FloatRange(min=0), default=None, help=SPEED_HELP)
 @click.option(
-    "--speed",
-    type=float,
-    default=None,
-    help="Simulated seconds per real second (1 = real time, 60 = an hour a minute, 0 = as fast as possible).",
+    "--duration", default=None, help="Stop after this much simulated time after the live start (600, 10m, 8h)."
 )
-@click.option("--duration", type=float, default=None, help="Stop after this many simulated seconds.")
-@click.option("--count", type=int, default=None, help="Stop after this many messages.")
+@click.option("--count", type=int, default=None, help="Stop after this many telemetry messages.")
 @click.option("--qos", type=click.IntRange(0, 1), default=None, help="QoS of telemetry (default 1).")
+@click.option("--scenario", default=None, help="Faults on cue: simulators/scenarios/NAME.yaml (or a path).")
+@click.option("--backfill", default=None, help="First write this much history up to now, fast (e.g. 7d, 2h).")
+@click.option(
+    "--truth",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="At the end, write the simulator's own (ground-truth) OEE of the run as JSON to this file.",
+)
 @friendly_errors
 def simulate(
     mqtt_url: str | None,
     plant: str | None,
     seed: int | None,
     speed: float | None,
-    duration: float | None,
+    duration: str | None,
     count: int | None,
     qos: int | None,
+    scenario: str | None,
+    backfill: str | None,
+    truth: Path | None,
 ) -> None:
     """Run the simulated plant, publishing its readings to the broker."""
-    sim_overrides = {k: v for k, v in {"plant": plant, "seed": seed, "speed": speed}.items() if v is not None}
-    settings = settings_from(mqtt_url=mqtt_url, **_sections(sim=sim_overrides, mqtt={"qos": qos}))
-    if settings.sim.speed == 0 and duration is None and count is None:
+    settings = settings_from(mqtt_url=mqtt_url, **_sections(mqtt={"qos": qos}))
+    chosen = load_scenario(resolve_scenario_file(scenario, settings.sim.dir)) if scenario else None
+    duration_s = parse_duration(duration) if duration is not None else chosen.duration_s if chosen else None
+    effective_speed = speed if speed is not None else (chosen.speed if chosen else None)
+    if effective_speed is None:
+        effective_speed = settings.sim.speed
+    if effective_speed == 0 and duration_s is None and count is None:
         raise click.UsageError("--speed 0 runs as fast as possible: give --duration or --count too")
-    running = start_simulator(settings, duration_s=duration, max_messages=count)
+    if truth is not None and duration_s is None:
+        raise click.UsageError("--truth needs a run of known length: give --duration")
+    running = start_simulator(
+        settings,
+        duration_s=duration_s,
+        max_messages=count,
+        scenario=scenario,
+        backfill_s=None if backfill is None else parse_duration(backfill),
+        speed=speed,
+        seed=seed,
+        plant=plant,
+        progress=sys.stderr,
+        record_truth=truth is not None,
+    )
     machines = ", ".join(str(m.path) for m in running.simulation.machines)
     echo(f"simulating {len(running.simulation.machines)} machines ({machines}) → {settings.mqtt_url}; Ctrl-C stops")
+    for line in scenario_lines(running.scenario):
+        echo(line)
     try:
         _wait_thread_or_signal(running.thread)
     finally:
         running.stop()
-    echo(f"published {running.sent} telemetry messages")
+    stats = running.stats
+    echo(f"published {stats.telemetry} telemetry messages ({stats.readings} readings), {stats.parts} parts")
+    if running.error is not None:
+        raise click.ClickException(f"the simulator stopped: {running.error}")
+    if truth is not None:
+        write_truth(truth, running.simulation, running.stats.live_start_ms)
+        echo(f"ground-truth OEE written to {truth}")
 
 
 def _sections(**sections: Mapping[str, object]) -> dict[str, dict[str, object]]:
@@ -142,17 +182,50 @@ def _wait_thread_or_signal(thread: threading.Thread | None) -> None:
 @click.option("--client-id", default=None, help="Fixed client id of the persistent session.")
 @friendly_errors
 def ingest(mqtt_url: str | None, store: str | None, group: str | None, client_id: str | None) -> None:
-    """Subscribe to the plant, validate every message and store it; runs until Ctrl-C or SIGTERM."""
+    """Subscribe to the plant, validate every message and store it; runs until Ctrl-C or SIGTERM.
+
+    On Ctrl-C or SIGTERM it stops taking messages, writes and acknowledges everything it took (the broker keeps
+    the rest for the next run), prints its final counters as JSON and exits 0; 1 if the flush did not finish.
+    """
     settings = settings_from(
         mqtt_url=mqtt_url, store=store, **_sections(ingest={"group": group, "client_id": client_id})
     )
-    running = start_ingest(settings)
-    echo(f"ingesting {settings.mqtt_url} ({running.service.subscription()}) → {settings.store}; Ctrl-C stops")
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        wait_for_stop(None)
+        running = start_ingest(settings)
+    except BaseException:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        raise
+    echo(f"ingesting {settings.mqtt_url} ({running.service.subscription()}) → {settings.store}; Ctrl-C stops")
+    flushed = False
+    try:
+        while not stop.wait(0.5):
+            if not running.service.running:  # the writer died: exit non-zero so a supervisor restarts us
+                echo("the ingestion writer stopped unexpectedly (see the log above); exiting")
+                break
     finally:
-        running.stop()
-        echo(f"stopped: {running.service.counters.snapshot(0)}")
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+        # A second Ctrl-C must not interrupt the flush halfway: say so and carry on.
+        def again(signum: int, frame: FrameType | None) -> None:
+            echo("still writing what was received; it stops as soon as that is stored")
+
+        previous = {sig: signal.signal(sig, again) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            flushed = running.stop()
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+        echo(f"stopped: {json.dumps(running.service.health())}")
+    if not flushed or not stop.is_set():
+        raise SystemExit(1)
 
 
 @click.command()
@@ -160,13 +233,30 @@ def ingest(mqtt_url: str | None, store: str | None, group: str | None, client_id
 @mqtt_option
 @click.option("--host", default=None, help="Address to bind (default 127.0.0.1; 0.0.0.0 exposes it in a lab).")
 @click.option("--port", type=int, default=None, help="Port (default 8501).")
+@click.option(
+    "--theme",
+    type=click.Choice(["auto", "light", "dark"]),
+    default="auto",
+    show_default=True,
+    help="Colour theme for every viewer (auto follows each browser; viewers can switch in ⋮ → Settings).",
+)
+@click.option("--large-font", is_flag=True, help="Larger base font for a projector (each viewer also has a toggle).")
 @friendly_errors
-def dashboard(store: str | None, mqtt_url: str | None, host: str | None, port: int | None) -> None:
+def dashboard(
+    store: str | None, mqtt_url: str | None, host: str | None, port: int | None, theme: str, large_font: bool
+) -> None:
     """Serve the Streamlit dashboard."""
     settings = settings_from(store=store, mqtt_url=mqtt_url, **_sections(dashboard={"host": host, "port": port}))
     echo(f"dashboard on http://{settings.dashboard.host}:{settings.dashboard.port} reading {settings.store}")
+    if settings.dashboard.host not in ("127.0.0.1", "localhost", "::1"):
+        echo("exposed beyond this computer: anyone who reaches this port can view the plant and acknowledge alarms")
+    extra = ["--client.toolbarMode", "viewer"]  # no developer menu ("Deploy") for a lecture hall
+    if theme != "auto":
+        extra += ["--theme.base", theme]
+    if large_font:
+        extra += ["--theme.baseFontSize", "20"]
     env = {**os.environ, "SMARTFACTORY_STORE": settings.store, "SMARTFACTORY_MQTT_URL": settings.mqtt_url}
-    raise SystemExit(subprocess.call(dashboard_command(settings), env=env))
+    raise SystemExit(subprocess.call([*dashboard_command(settings), *extra], env=env))
 
 
 @click.command()
@@ -180,8 +270,10 @@ def dashboard(store: str | None, mqtt_url: str | None, host: str | None, port: i
 @click.option("--duration", type=float, default=None, help="Run this many seconds, then stop (exit 0).")
 @click.option("--no-dashboard", is_flag=True, help="Do not start the dashboard (headless, for scripts).")
 @click.option("--seed", type=int, default=None, help="Simulator seed.")
-@click.option("--speed", type=float, default=None, help="Simulated seconds per real second.")
+@click.option("--speed", type=click.FloatRange(min=0), default=None, help=SPEED_HELP)
 @click.option("--port", type=int, default=None, help="Dashboard port (default 8501).")
+@click.option("--scenario", default=None, help="Faults on cue: simulators/scenarios/NAME.yaml (or a path).")
+@click.option("--backfill", default=None, help="Start with this much simulated history up to now (e.g. 7d, 2h).")
 @friendly_errors
 def demo(
     mqtt_url: str | None,
@@ -191,12 +283,14 @@ def demo(
     seed: int | None,
     speed: float | None,
     port: int | None,
+    scenario: str | None,
+    backfill: str | None,
 ) -> None:
     """Run the whole pipeline on embedded defaults: broker, simulator, ingestion + SPC into SQLite, dashboard."""
     settings = settings_from(
         mqtt_url=mqtt_url,
         data_dir=data_dir,
-        **_sections(sim={"seed": seed, "speed": speed}, dashboard={"port": port}),
+        **_sections(dashboard={"port": port}),
     )
     if "SMARTFACTORY_STORE" not in os.environ:
         settings = settings.model_copy(update={"store": f"sqlite:///{settings.data_dir / 'smartfactory.db'}"})
@@ -210,11 +304,19 @@ def demo(
         echo(f"[broker]     {broker_.describe()}")
         ingest_ = start_ingest(settings)
         echo(f"[ingest]     {settings.mqtt_url} → {settings.store} (SPC monitor on every series)")
-        sim_ = start_simulator(settings)
-        echo(
-            f"[simulator]  {len(sim_.simulation.machines)} machines, seed {settings.sim.seed}, "
-            f"speed {settings.sim.speed:g}×"
+        sim_ = start_simulator(
+            settings,
+            scenario=scenario,
+            seed=seed,
+            speed=speed,
+            backfill_s=None if backfill is None else parse_duration(backfill),
+            progress=sys.stderr,
         )
+        echo(
+            f"[simulator]  {len(sim_.simulation.machines)} machines, seed {sim_.simulation.seed}, speed {sim_.speed:g}×"
+        )
+        for line in scenario_lines(sim_.scenario):
+            echo(f"[scenario]   {line}")
         if not no_dashboard:
             dash = start_dashboard(settings)
             echo(f"[dashboard]  http://{settings.dashboard.host}:{settings.dashboard.port}")

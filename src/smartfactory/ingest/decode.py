@@ -12,11 +12,20 @@ Pure apart from the clock it is given. Every rejection has a short reason code, 
 | bad_timestamp   | no zone, not ISO-8601, or outside [now − max_age, now + max_future]    |
 | bad_topic       | topic does not follow enterprise/site/area/line/machine/class[/name]   |
 | unknown_class   | a class level this wire format does not define                         |
+
+A duplicate (the same series and timestamp again) is not decided here: only the store knows what it already
+holds, so duplicates are counted by the service after the write (see docs/ingestion.md).
+
+Hot path (profiled on 110-byte single readings): the topic is parsed once and cached as a `_Route`; payloads are
+validated with the models' compiled pydantic-core validators (`__pydantic_validator__.validate_json`, which skips
+`model_validate_json`'s Python wrapper); a sensor name is checked against the topic grammar once, not per reading.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -37,6 +46,10 @@ from smartfactory.wire import (
 #: are for simulators; alarms are stored by the monitor that raises them.
 PASS_THROUGH = frozenset({MessageClass.STATUS, MessageClass.CMD, MessageClass.ALARM})
 _NUMBER_ERRORS = frozenset({"float_type", "finite_number", "float_parsing", "int_type", "int_parsing"})
+_CACHE_LIMIT = 100_000  # distinct topics / sensor names remembered; plants have far fewer
+
+_validate_reading = ReadingPayload.__pydantic_validator__.validate_json
+_validate_grouped = MachineTelemetry.__pydantic_validator__.validate_json
 
 
 @dataclass(slots=True)
@@ -44,10 +57,22 @@ class Decoded:
     """What one message contributes to the store."""
 
     readings: list[Reading] = field(default_factory=list)
-    states: list[StateChange] = field(default_factory=list)
-    parts: list[PartResult] = field(default_factory=list)
-    events: list[FaultEvent] = field(default_factory=list)
-    acks: list[AlarmAck] = field(default_factory=list)
+    states: Sequence[StateChange] = ()
+    parts: Sequence[PartResult] = ()
+    events: Sequence[FaultEvent] = ()
+    acks: Sequence[AlarmAck] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    """A parsed topic, with the strings every message on it needs."""
+
+    topic: Topic
+    cls: MessageClass
+    single: bool  # telemetry with a sensor level: one ReadingPayload
+    machine: str
+    series_prefix: str  # "{machine}/telemetry/"
+    series: dict[str, str]  # sensor → series id, for sensor names already checked against the topic grammar
 
 
 class Decoder:
@@ -61,79 +86,100 @@ class Decoder:
         self.max_payload_bytes = max_payload_bytes
         self.max_future_ms = int(max_future_s * 1000)
         self.max_age_ms = int(max_age_s * 1000)
-        self._topics: dict[str, Topic] = {}  # parsed-topic cache: plants have few distinct topics
+        self._routes: dict[str, _Route] = {}
 
     def decode(self, topic: str, payload: bytes, received_ms: int) -> Decoded | DeadLetter:
-        def reject(reason: str, detail: str) -> DeadLetter:
-            kept = payload[: DeadLetter.MAX_KEPT_PAYLOAD]
-            return DeadLetter(received_ms, topic[:1024], reason, detail[:500], bytes(kept), len(payload))
-
         if len(payload) > self.max_payload_bytes:
-            return reject("too_large", f"{len(payload)} bytes > limit {self.max_payload_bytes}")
-        try:
-            parsed = self._parse_topic(topic)
-        except WireError as exc:
-            return reject(exc.reason, exc.detail)
-        try:
-            return self._decode_class(parsed, topic, payload, received_ms)
-        except ValidationError as exc:
-            return reject(*_explain(exc, payload))
-        except WireError as exc:
-            return reject(exc.reason, exc.detail)
-
-    def _parse_topic(self, topic: str) -> Topic:
-        parsed = self._topics.get(topic)
-        if parsed is None:
-            parsed = Topic.parse(topic)
-            if len(self._topics) < 100_000:
-                self._topics[topic] = parsed
-        return parsed
-
-    def _check_ts(self, ts_ms: int, received_ms: int) -> None:
-        if ts_ms > received_ms + self.max_future_ms or ts_ms < received_ms - self.max_age_ms:
-            raise WireError(
-                "bad_timestamp",
-                f"timestamp {ts_ms} ms is outside the accepted window around the receive time {received_ms} ms "
-                "(clock wrong, or seconds sent as milliseconds?)",
+            return _reject(
+                topic, payload, received_ms, "too_large", f"{len(payload)} bytes > limit {self.max_payload_bytes}"
             )
+        route = self._routes.get(topic)
+        try:
+            if route is None:
+                route = self._route(topic)
+            if route.single:  # the common case first: one reading on …/telemetry/{sensor}
+                one: Any = _validate_reading(payload)
+                ts = one.ts
+                if ts > received_ms + self.max_future_ms or ts < received_ms - self.max_age_ms:
+                    raise self._bad_ts(ts, received_ms)
+                return Decoded([Reading(topic, ts, one.value, one.unit)])
+            return self._decode_other(route, payload, received_ms)
+        except ValidationError as exc:
+            return _reject(topic, payload, received_ms, *_explain(exc, payload))
+        except WireError as exc:
+            return _reject(topic, payload, received_ms, exc.reason, exc.detail)
 
-    def _decode_class(self, topic: Topic, raw_topic: str, payload: bytes, received_ms: int) -> Decoded:
-        out = Decoded()
-        machine = str(topic.path)
-        cls = topic.cls
-        if cls is MessageClass.TELEMETRY and topic.name is not None:
-            one = ReadingPayload.model_validate_json(payload)
-            self._check_ts(one.ts, received_ms)
-            out.readings.append(Reading(raw_topic, one.ts, one.value, one.unit))
-        elif cls is MessageClass.TELEMETRY:
-            grouped = MachineTelemetry.model_validate_json(payload)
-            prefix = f"{machine}/telemetry/"
+    def _route(self, topic: str) -> _Route:
+        parsed = Topic.parse(topic)
+        machine = str(parsed.path)
+        single = parsed.cls is MessageClass.TELEMETRY and parsed.name is not None
+        route = _Route(parsed, parsed.cls, single, machine, f"{machine}/telemetry/", {})
+        if len(self._routes) < _CACHE_LIMIT:
+            self._routes[topic] = route
+        return route
+
+    def _bad_ts(self, ts_ms: int, received_ms: int) -> WireError:
+        return WireError(
+            "bad_timestamp",
+            f"timestamp {ts_ms} ms is outside the accepted window around the receive time {received_ms} ms "
+            "(clock wrong, or seconds sent as milliseconds?)",
+        )
+
+    def _new_series(self, route: _Route, sensor: str) -> str:
+        series = route.series_prefix + sensor
+        Topic.parse(series)  # sensor names become topic levels: the same rules apply
+        if len(route.series) < _CACHE_LIMIT:
+            route.series[sensor] = series
+        return series
+
+    def _decode_other(self, route: _Route, payload: bytes, received_ms: int) -> Decoded:
+        cls = route.cls
+        machine = route.machine
+        low, high = received_ms - self.max_age_ms, received_ms + self.max_future_ms
+        if cls is MessageClass.TELEMETRY:
+            grouped: Any = _validate_grouped(payload)
+            series_of = route.series
+            readings: list[Reading] = []
+            append = readings.append
+            shared_units = grouped.units
             for sample in grouped.samples():
-                self._check_ts(sample.ts, received_ms)
-                units = sample.units or grouped.units or {}
-                out.readings.extend(
-                    Reading(prefix + sensor, sample.ts, value, units.get(sensor))
-                    for sensor, value in sample.values.items()
-                )
-            for reading in out.readings:  # sensor names become topic levels: same rules apply
-                Topic.parse(reading.series)
-        elif cls is MessageClass.STATE:
+                ts = sample.ts
+                if ts < low or ts > high:
+                    raise self._bad_ts(ts, received_ms)
+                units = sample.units or shared_units
+                for sensor, value in sample.values.items():
+                    series = series_of.get(sensor) or self._new_series(route, sensor)
+                    append(Reading(series, ts, value, units.get(sensor) if units else None))
+            return Decoded(readings)
+        if cls in PASS_THROUGH:
+            return Decoded()
+        if cls is MessageClass.STATE:
             state = StatePayload.model_validate_json(payload)
-            self._check_ts(state.ts, received_ms)
-            out.states.append(StateChange(machine, state.ts, state.state, state.reason))
-        elif cls is MessageClass.QUALITY:
+            self._check_ts(state.ts, low, high, received_ms)
+            return Decoded(states=[StateChange(machine, state.ts, state.state, state.reason)])
+        if cls is MessageClass.QUALITY:
             part = QualityPayload.model_validate_json(payload)
-            self._check_ts(part.ts, received_ms)
-            out.parts.append(PartResult(machine, part.ts, part.part_id, part.verdict == "good", part.measurements))
-        elif cls is MessageClass.EVENT:
+            self._check_ts(part.ts, low, high, received_ms)
+            good = part.verdict == "good"
+            return Decoded(parts=[PartResult(machine, part.ts, part.part_id, good, part.measurements)])
+        if cls is MessageClass.EVENT:
             event = EventPayload.model_validate_json(payload)
-            self._check_ts(event.ts, received_ms)
-            out.events.append(FaultEvent(machine, event.ts, event.kind, event.fault, event.sensor, event.params))
-        elif cls is MessageClass.ACK:
+            self._check_ts(event.ts, low, high, received_ms)
+            return Decoded(events=[FaultEvent(machine, event.ts, event.kind, event.fault, event.sensor, event.params)])
+        if cls is MessageClass.ACK:
             ack = AckPayload.model_validate_json(payload)
-            series = topic.path.series(topic.name or "")
-            out.acks.append(AlarmAck(ack.alarm_id, series, ack.ts, ack.by))
-        return out
+            series = route.topic.path.series(route.topic.name or "")
+            return Decoded(acks=[AlarmAck(ack.alarm_id, series, ack.ts, ack.by)])
+        raise WireError("unknown_class", f"class {cls.value!r} is not handled")  # pragma: no cover - all handled
+
+    def _check_ts(self, ts_ms: int, low: int, high: int, received_ms: int) -> None:
+        if ts_ms < low or ts_ms > high:
+            raise self._bad_ts(ts_ms, received_ms)
+
+
+def _reject(topic: str, payload: bytes, received_ms: int, reason: str, detail: str) -> DeadLetter:
+    kept = payload[: DeadLetter.MAX_KEPT_PAYLOAD]
+    return DeadLetter(received_ms, topic[:1024], reason, detail[:500], bytes(kept), len(payload))
 
 
 def _explain(exc: ValidationError, payload: bytes) -> tuple[str, str]:

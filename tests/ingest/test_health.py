@@ -1,0 +1,107 @@
+"""Health counters: published periodically on `_sf/health/{worker}`, shown by `smartfactory status`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from smartfactory.broker import RunningBroker
+from smartfactory.ingest.health import format_status
+from smartfactory.services import start_ingest
+from smartfactory.settings import BrokerAddress
+from tests.ingest.conftest import Listener, Publisher, ingest_settings, needs_mosquitto, readings_for, wait_until
+
+pytestmark = [pytest.mark.integration, needs_mosquitto]
+
+
+def status(broker: RunningBroker, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTFACTORY_")}
+    return subprocess.run(
+        [sys.executable, "-m", "smartfactory", "status", "--mqtt-url", broker.address.url(), "--wait", "1", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_health_is_published_periodically_with_the_counters_and_shown_by_status(
+    broker: RunningBroker, tmp_path: Path, enterprise: str, publisher_factory: Callable[[BrokerAddress], Publisher]
+) -> None:
+    settings = ingest_settings(broker, tmp_path, client_id=f"{enterprise}-w", spc_rules="none")  # no alarm traffic
+    health = Listener(broker.address, f"_sf/health/{enterprise}-w")
+    running = start_ingest(settings)
+    published = readings_for(enterprise, 500)
+    bad = [(f"{enterprise}/p/a/l/m/telemetry/x", b"{oops")] * 3
+    publisher_factory(broker.address).send(published + bad + published[:10])  # ten duplicates
+    assert wait_until(lambda: running.service.counters.stored == 500 and running.service.counters.duplicates == 10)
+
+    def latest() -> dict[str, object]:
+        bodies = health.bodies()
+        return bodies[-1] if bodies else {}
+
+    assert wait_until(lambda: latest().get("stored") == 500 and latest().get("duplicates") == 10, timeout=5)
+    report = latest()
+    assert report["worker"] == f"{enterprise}-w"
+    assert report["state"] == "ok"
+    assert report["received"] == 513
+    assert report["rejected"] == {"bad_json": 3}
+    assert report["rejected_total"] == 3
+    assert report["spooled"] == 0
+    assert report["queue_depth"] == 0
+    assert report["lag_ms"] == 0
+    assert isinstance(report["data_age_ms"], int)
+    before = len(health.messages)
+    assert wait_until(lambda: len(health.messages) >= before + 2, timeout=5)  # keeps coming every interval
+
+    shown = status(broker, "--json")
+    assert shown.returncode == 0, shown.stderr
+    reports = json.loads(shown.stdout)
+    assert reports[f"{enterprise}-w"]["stored"] == 500
+    table = status(broker)
+    assert table.returncode == 0, table.stderr
+    row = next(line for line in table.stdout.splitlines() if line.startswith(f"{enterprise}-w"))
+    assert row.split()[1] == "ok"
+    assert "500" in row.split()
+    assert "rejected by reason: bad_json 3" in table.stdout
+
+    running.stop()
+    assert wait_until(lambda: latest().get("state") == "stopped", timeout=5)
+    health.close()
+
+
+def test_a_worker_that_vanishes_is_shown_as_lost(broker: RunningBroker, tmp_path: Path, enterprise: str) -> None:
+    settings = ingest_settings(broker, tmp_path, client_id=f"{enterprise}-gone")
+    running = start_ingest(settings)
+    running.service.client.abort()  # no DISCONNECT: the broker publishes the last will
+    table = status(broker)
+    row = next(line for line in table.stdout.splitlines() if line.startswith(f"{enterprise}-gone"))
+    assert row.split()[1] == "lost"
+    assert "restart it" in table.stdout
+    running.service._health_stop.set()
+    running.store.close()
+
+
+def test_status_table_marks_stale_reports_and_sums_workers() -> None:
+    now = 1_800_000_000_000
+    reports = {
+        "a": {"state": "ok", "ts": now - 1000, "interval_s": 5, "received": 10, "stored": 8, "duplicates": 1,
+              "rejected_total": 1, "rejected": {"bad_json": 1}, "spooled": 0, "spool_pending": 0, "queue_depth": 0,
+              "lag_ms": 0},
+        "b": {"state": "spooling", "ts": now - 60_000, "interval_s": 5, "received": 5, "stored": 0, "duplicates": 0,
+              "rejected_total": 2, "rejected": {"bad_json": 1, "bad_topic": 1}, "spooled": 5, "spool_pending": 1,
+              "queue_depth": 3, "lag_ms": 40},
+    }  # fmt: skip
+    lines = format_status(reports, now).splitlines()
+    assert lines[0].split()[:3] == ["worker", "state", "report"]
+    assert lines[1].split()[:3] == ["a", "ok", "1s"]
+    assert lines[2].split()[1:3] == ["spooling", "(stale)"]
+    assert lines[3].split()[:2] == ["all", "workers"]
+    assert lines[3].split()[2:] == ["15", "8", "1", "3", "5", "1", "3", "40"]
+    assert lines[4] == "rejected by reason: bad_json 2, bad_topic 1"
