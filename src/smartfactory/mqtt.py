@@ -17,6 +17,7 @@ is handed to paho's own handler unchanged. It relies on paho 2.x internals (`_pa
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import socket
@@ -85,6 +86,7 @@ _READ_SIZE = 256 * 1024
 _FAST_INTERNALS = ("_packet_read", "_packet_handle", "_in_packet", "_sock_recv", "_packet_queue", "_msgtime_mutex")
 
 
+@functools.cache
 def fast_read_supported() -> bool:
     """True for the paho versions whose internals `_FastReadClient` was written against (2.x)."""
     probe = paho.Client(CallbackAPIVersion.VERSION2)

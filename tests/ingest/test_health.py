@@ -31,6 +31,7 @@ def status(broker: RunningBroker, *args: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 def test_health_is_published_periodically_with_the_counters_and_shown_by_status(
     broker: RunningBroker, tmp_path: Path, enterprise: str, publisher_factory: Callable[[BrokerAddress], Publisher]
 ) -> None:

@@ -228,9 +228,7 @@ class IngestService:
                 newest[reading.series] = reading.ts_ms
                 fresh.append(reading)
         batch.alarms.extend(self.monitor.observe(fresh))
-        take = getattr(self.monitor, "take_limit_changes", None)
-        if take is not None:
-            batch.limits.extend(take())
+        batch.limits.extend(self.monitor.take_limit_changes())
 
     def _write(self, batch: Batch) -> None:
         """Store the batch (or spool it), then acknowledge its messages and publish dead letters and alarms."""
@@ -302,9 +300,7 @@ class IngestService:
         if batch.deadletters:
             store.write_deadletters(batch.deadletters)
         if batch.limits:
-            write_limits = getattr(store, "write_limits", None)  # stores without it keep no limits history
-            if write_limits is not None:
-                write_limits(batch.limits)
+            store.write_limits(batch.limits)
 
     # ------------------------------------------------------------------ spool replay
 
