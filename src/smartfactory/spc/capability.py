@@ -22,14 +22,21 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from smartfactory.spc.errors import SpcError
 
 MIN_NORMALITY_N = 20  # below this a normality test has little power to reject anything
+
+
+def _stats() -> Any:
+    """scipy.stats, imported on first use: it costs ~0.6 s, which every CLI command would pay otherwise."""
+    from scipy import stats
+
+    return stats
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,7 @@ def normality(observations: npt.ArrayLike, alpha: float = 0.05) -> NormalityChec
         return NormalityCheck(test, n, None, None, "all observations are equal: normality cannot be checked")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scipy warns about small n or ties; we report that ourselves
-        res = stats.shapiro(x) if n <= 5000 else stats.normaltest(x)
+        res = _stats().shapiro(x) if n <= 5000 else _stats().normaltest(x)
     stat, p = float(res.statistic), float(res.pvalue)
     warning = None
     if p < alpha:
@@ -118,7 +125,7 @@ def normality(observations: npt.ArrayLike, alpha: float = 0.05) -> NormalityChec
 
 
 def _chi2_interval(value: float, df: float, alpha: float) -> Interval:
-    lo, hi = stats.chi2.ppf([alpha / 2.0, 1.0 - alpha / 2.0], df)
+    lo, hi = _stats().chi2.ppf([alpha / 2.0, 1.0 - alpha / 2.0], df)
     return Interval(value, value * math.sqrt(lo / df), value * math.sqrt(hi / df))
 
 
@@ -154,8 +161,8 @@ def capability(
     if not 0 < confidence < 1:
         raise SpcError(f"confidence must be in (0, 1), got {confidence:g}")
     alpha = 1.0 - confidence
-    z_one = float(stats.norm.ppf(confidence))
-    z_two = float(stats.norm.ppf(1.0 - alpha / 2.0))
+    z_one = float(_stats().norm.ppf(confidence))
+    z_two = float(_stats().norm.ppf(1.0 - alpha / 2.0))
     sigma_overall = float(np.std(x, ddof=1))
     k = float(nsigmas)
     notes: list[str] = []
@@ -188,7 +195,7 @@ def capability(
         if limit is None:
             return None
         zc = (limit - center) / sigma_within
-        p = float(stats.norm.sf(zc) if upper else stats.norm.cdf(zc))
+        p = float(_stats().norm.sf(zc) if upper else _stats().norm.cdf(zc))
         return 0.0 if p < 1e-4 else p  # qcc 2.7 reports fractions below 0.0001 as 0
 
     return Capability(

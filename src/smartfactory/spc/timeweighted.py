@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import lfilter
 
 from smartfactory.spc.chart import ControlChart, make_chart
 from smartfactory.spc.constants import D2_MAX_N
@@ -86,6 +85,8 @@ def ewma(
         raise SpcError(f"lambda must be in (0, 1], got {lam:g}")
     x, sizes, n1, cl, sd = location_estimates(data, phase1, center, sigma)
     lam = float(lam)
+    from scipy.signal import lfilter  # imported on first use: scipy.signal is slow to import
+
     z, _ = lfilter([lam], [1.0, -(1.0 - lam)], x, zi=[(1.0 - lam) * cl])
     t = np.arange(1, x.size + 1, dtype=np.float64)
     se = np.sqrt(sd**2 / sizes * ((lam / (2.0 - lam)) * (1.0 - (1.0 - lam) ** (2.0 * t))))
