@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_harness import (
     BareSubscriber,
     batch_messages,
-    drop_session,
+    drain_rate,
     machine_info,
     median,
     private_broker,
@@ -32,7 +32,6 @@ from ingest_harness import (
 )
 
 from smartfactory.ingest.decode import Decoder
-from smartfactory.services import start_ingest
 from smartfactory.settings import BrokerAddress, load_settings
 from smartfactory.storage.sqlite import SqliteStorage
 
@@ -71,25 +70,8 @@ def ingest(address: BrokerAddress, messages: Messages, readings: int, tmp: Path,
         ingest={"client_id": f"ingest-{uuid.uuid4().hex[:6]}"},
         spc={"rules": "we" if monitor else "none"},
     )
-    running = start_ingest(settings)
-    time.sleep(0.3)
-    running.stop()
-    publish_all(address, messages)
-    started = time.perf_counter()
-    running = start_ingest(settings)
-    counters = running.service.counters
-    deadline = time.monotonic() + 600
-    while counters.stored < readings and time.monotonic() < deadline:
-        time.sleep(0.002)
-    elapsed = time.perf_counter() - started
-    running.stop()
-    drop_session(address, settings.ingest.client_id)
-    store = SqliteStorage(settings.store)
-    stored = store.count_readings()
-    store.close()
-    if stored != readings:
-        raise RuntimeError(f"ingestion lost readings: {stored}/{readings}")
-    return readings / elapsed
+    rate, _ = drain_rate(settings, address, messages, readings)
+    return rate
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest_harness import (
     BareSubscriber,
+    drain_rate,
     drop_session,
     machine_info,
     median,
@@ -36,9 +37,7 @@ from ingest_harness import (
     workdir,
 )
 
-from smartfactory.services import start_ingest
 from smartfactory.settings import load_settings
-from smartfactory.storage.sqlite import SqliteStorage
 
 
 def fast_edge_rate(address, messages, qos: int) -> float:  # type: ignore[no-untyped-def]
@@ -93,25 +92,7 @@ def ingest_rate(address, messages, qos: int, tmp: Path, monitor: bool) -> tuple[
         ingest={"client_id": f"ingest-{uuid.uuid4().hex[:6]}"},
         spc={"rules": "we" if monitor else "none"},
     )
-    running = start_ingest(settings)
-    time.sleep(0.3)
-    running.stop()
-    publish_all(address, messages)
-    started = time.perf_counter()
-    running = start_ingest(settings)
-    counters = running.service.counters
-    deadline = time.monotonic() + 300
-    while counters.stored < len(messages) and time.monotonic() < deadline:
-        time.sleep(0.002)
-    elapsed = time.perf_counter() - started
-    running.stop()
-    drop_session(address, settings.ingest.client_id)
-    store = SqliteStorage(settings.store)
-    stored = store.count_readings()
-    store.close()
-    if stored != len(messages):
-        raise RuntimeError(f"ingestion lost messages: {stored}/{len(messages)}")
-    return len(messages) / elapsed, running.service.counters.snapshot(0)
+    return drain_rate(settings, address, messages, len(messages), timeout=300)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from smartfactory.settings import BrokerAddress, Settings, load_settings
 from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import format_ts
 from tests.conftest import HAVE_MOSQUITTO, broker_kind, free_port
+from tests.conftest import wait_until as shared_wait_until
 
 Published = list[tuple[str, bytes]]
 
@@ -35,12 +36,8 @@ needs_mosquitto = pytest.mark.skipif(
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
+    """The shared poller with the longer timeout crash and outage tests need."""
+    return shared_wait_until(condition, timeout, interval)
 
 
 class BrokerControl:

@@ -15,7 +15,7 @@ from smartfactory.services import start_ingest
 from smartfactory.settings import load_settings
 from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import MachinePath
-from tests.integration.conftest import wait_until
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,7 @@ from smartfactory.sim.plant import load_plant
 from smartfactory.sim.runner import Simulation, run
 from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import MachinePath, format_ts
-from tests.conftest import ROOT
-from tests.integration.conftest import wait_until
+from tests.conftest import ROOT, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -148,9 +147,7 @@ def test_pipeline_works_on_the_in_process_broker_too(tmp_path: Path) -> None:
     from tests.conftest import free_port
 
     running = start_amqtt(BrokerAddress("127.0.0.1", free_port()))
-    settings = load_settings(
-        mqtt_url=running.address.url(), store=f"sqlite:///{tmp_path / 'a.db'}", data_dir=tmp_path
-    )
+    settings = load_settings(mqtt_url=running.address.url(), store=f"sqlite:///{tmp_path / 'a.db'}", data_dir=tmp_path)
     ingest = start_ingest(settings)
     try:
         client = MqttClient(running.address)

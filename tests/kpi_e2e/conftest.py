@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,6 @@ def write_store(url: str, states: Sequence[StateChange], parts: Sequence[PartRes
         store.write_parts(parts)
     finally:
         store.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

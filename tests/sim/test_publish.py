@@ -22,8 +22,7 @@ from smartfactory.sim.plant import Plant, parse_plant
 from smartfactory.sim.publisher import PlantPublisher
 from smartfactory.sim.runner import run
 from smartfactory.wire import parse_ts
-from tests.conftest import HAVE_MOSQUITTO
-from tests.integration.conftest import wait_until
+from tests.conftest import HAVE_MOSQUITTO, wait_until
 
 pytestmark = pytest.mark.integration
 

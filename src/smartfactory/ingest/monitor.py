@@ -29,6 +29,7 @@ class _SeriesState:
     monitor: SeriesMonitor
     active: Alarm | None = None
     last_violation_ms: int = 0
+    newest_ms: int | None = None  # newest reading charted; older or equal ones (redeliveries, late data) are skipped
 
 
 def watch_patterns(spec: str) -> tuple[str, ...]:
@@ -102,7 +103,11 @@ class MonitorStage:
         return changes
 
     def observe(self, readings: Iterable[Reading]) -> list[Alarm]:
-        """Feed readings (in time order per series); return alarms raised or cleared by them."""
+        """Feed readings; return alarms raised or cleared by them.
+
+        A reading not newer than the last one charted for its series (a QoS 1 redelivery, a replay, late data) is
+        skipped: it is stored, but charting it would put a point out of time order.
+        """
         changes: list[Alarm] = []
         for reading in readings:
             self._last_ts = reading.ts_ms
@@ -110,8 +115,9 @@ class MonitorStage:
                 state = self._series[reading.series]
             except KeyError:
                 state = self._series[reading.series] = self._start(reading.series, reading.ts_ms)
-            if state is None:
+            if state is None or (state.newest_ms is not None and reading.ts_ms <= state.newest_ms):
                 continue
+            state.newest_ms = reading.ts_ms
             violated = state.monitor.update(reading.ts_ms, reading.value)
             if violated:
                 state.last_violation_ms = reading.ts_ms

@@ -90,7 +90,6 @@ class IngestService:
         self._health = threading.Thread(target=self._health_loop, name="ingest-health", daemon=True)
         self._reject_log = RejectLog(log, settings.reject_log_interval)
         self._throttle = Throttle(settings.reject_log_interval)
-        self._newest: dict[str, int] = {}  # newest timestamp per series given to the monitor
         self._alarm_topics: dict[str, str] = {}  # series → its alarm topic
         self._next_probe = 0.0
         self._probe_delay = 0.1
@@ -218,16 +217,9 @@ class IngestService:
             counters.data_age_ms = received_ms - readings[-1].ts_ms
 
     def _observe(self, batch: Batch) -> None:
-        """SPC on the readings that are new for their series (a redelivered or late reading is stored, not charted)."""
+        """SPC on the batch's readings (the monitor skips redelivered or late ones: they are stored, not charted)."""
         assert self.monitor is not None
-        newest = self._newest
-        fresh = []
-        for reading in batch.readings:
-            last = newest.get(reading.series)
-            if last is None or reading.ts_ms > last:
-                newest[reading.series] = reading.ts_ms
-                fresh.append(reading)
-        batch.alarms.extend(self.monitor.observe(fresh))
+        batch.alarms.extend(self.monitor.observe(batch.readings))
         batch.limits.extend(self.monitor.take_limit_changes())
 
     def _write(self, batch: Batch) -> None:
