@@ -37,8 +37,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "dashboard"))
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the `dashboard` package
 
 from smartfactory.model import Alarm, PartResult, Reading, StateChange  # noqa: E402
 from smartfactory.storage.sqlite import SqliteStorage  # noqa: E402
@@ -215,8 +214,9 @@ def overview_times(db: Path, runs: int) -> list[float]:
     """Milliseconds of one overview refresh (`data.overview_tiles`) with cold query caches."""
     os.environ["SMARTFACTORY_STORE"] = f"sqlite:///{db}"
     os.environ["SMARTFACTORY_MQTT_URL"] = f"mqtt://127.0.0.1:{free_port()}"
-    import data
     import streamlit as st
+
+    from dashboard import data
 
     st.cache_resource.clear()
     st.cache_data.clear()

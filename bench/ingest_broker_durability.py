@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest_harness import machine_info, private_broker, publish_all, single_readings, workdir
 
-from smartfactory.broker import Durability
+from smartfactory.edge.broker import Durability
 from smartfactory.services import start_ingest
 from smartfactory.settings import load_settings
 

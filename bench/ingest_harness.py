@@ -21,8 +21,8 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from smartfactory.broker import Durability, RunningBroker, start_mosquitto
-from smartfactory.mqtt import MqttClient
+from smartfactory.edge.broker import Durability, RunningBroker, start_mosquitto
+from smartfactory.edge.mqtt import MqttClient
 from smartfactory.settings import BrokerAddress
 from smartfactory.wire import format_ts
 

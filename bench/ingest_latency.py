@@ -34,7 +34,7 @@ SERIES = "bench/plant1/area/line-1/latency/telemetry/x"
 
 def publisher(port: int, rate: float, duration: float, start_ms: int, out: Path) -> None:
     """Child process: publish at `rate` messages/s, write {seq: send time} to `out`."""
-    from smartfactory.mqtt import MqttClient
+    from smartfactory.edge.mqtt import MqttClient
 
     client = MqttClient(BrokerAddress("127.0.0.1", port), client_id=f"lat-pub-{os.getpid()}", max_outstanding=5000)
     client.connect()
@@ -61,7 +61,7 @@ def run_publisher(port: int, rate: float, duration: float, start_ms: int, out: P
 
 
 def wait_for_health(address: BrokerAddress, worker: str, timeout: float = 30) -> None:
-    from smartfactory.mqtt import Message, MqttClient
+    from smartfactory.edge.mqtt import Message, MqttClient
 
     seen = threading.Event()
 

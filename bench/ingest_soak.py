@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest_harness import batch_messages, machine_info, private_broker, rss_kib, single_readings, workdir
 
-from smartfactory.mqtt import Message, MqttClient
+from smartfactory.edge.mqtt import Message, MqttClient
 from smartfactory.settings import BrokerAddress
 
 WINDOW = 200_000

@@ -87,7 +87,7 @@ def child_simulate(url: str, qos: int, hours: float, inline: bool) -> dict[str, 
 
 
 def child_baseline(url: str, qos: int, hours: float, inline: bool) -> dict[str, Any]:
-    from smartfactory.mqtt import MqttClient
+    from smartfactory.edge.mqtt import MqttClient
     from smartfactory.settings import parse_mqtt_url
     from smartfactory.sim.runner import RunStats, run
     from smartfactory.wire import MessageClass, Topic
@@ -165,7 +165,7 @@ def main() -> None:
         print(json.dumps(work(args.url, args.qos, args.hours, args.inline)))
         return
 
-    from smartfactory.broker import start_mosquitto
+    from smartfactory.edge.broker import start_mosquitto
     from smartfactory.settings import BrokerAddress
 
     if shutil.which("mosquitto") is None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import oeeview
 import pandas as pd
 
 from smartfactory.model import Alarm
-from smartfactory.report import DetectionReport
+from smartfactory.query.detection import DetectionReport
+from smartfactory.query.series import line_of, machine_of, sensor_of, short
 
 
 def status(alarm: Alarm) -> str:
@@ -20,10 +20,6 @@ def status(alarm: Alarm) -> str:
     return "cleared" + (" (acknowledged)" if alarm.acked_ms is not None else "")
 
 
-def machine_of(alarm: Alarm) -> str:
-    return alarm.series.rpartition("/telemetry/")[0]
-
-
 @dataclass(frozen=True, slots=True)
 class Filters:
     lines: tuple[str, ...] = ()
@@ -31,8 +27,8 @@ class Filters:
     rules: tuple[str, ...] = ()
 
     def keep(self, alarm: Alarm) -> bool:
-        machine = machine_of(alarm)
-        if self.lines and oeeview.line_of(machine) not in self.lines:
+        machine = machine_of(alarm.series)
+        if self.lines and line_of(machine) not in self.lines:
             return False
         if self.machines and machine not in self.machines:
             return False
@@ -42,9 +38,9 @@ class Filters:
 def options(alarms: Iterable[Alarm]) -> tuple[list[str], list[str], list[str]]:
     """Lines, machines and rule ids that occur in the alarms (filter choices)."""
     listed = list(alarms)
-    machines = sorted({machine_of(a) for a in listed})
+    machines = sorted({machine_of(a.series) for a in listed})
     return (
-        sorted({oeeview.line_of(m) for m in machines}),
+        sorted({line_of(m) for m in machines}),
         machines,
         sorted({r for a in listed for r in a.rules}),
     )
@@ -59,9 +55,9 @@ def table(alarms: Sequence[Alarm]) -> pd.DataFrame:
     rows = [
         {
             "raised (UTC)": _utc(a.ts_ms),
-            "line": oeeview.line_of(machine_of(a)),
-            "machine": oeeview.short(machine_of(a)),
-            "sensor": a.series.rsplit("/", 1)[-1],
+            "line": line_of(machine_of(a.series)),
+            "machine": short(machine_of(a.series)),
+            "sensor": sensor_of(a.series),
             "rules": ", ".join(a.rules),
             "value": a.value,
             "status": status(a),
@@ -81,7 +77,7 @@ def detection_table(report: DetectionReport) -> pd.DataFrame:
         ep = d.episode
         rows.append(
             {
-                "machine": oeeview.short(ep.machine),
+                "machine": short(ep.machine),
                 "fault": ep.fault,
                 "sensor": ep.sensor or "(any)",
                 "started (UTC)": _utc(ep.start_ms),
@@ -89,7 +85,7 @@ def detection_table(report: DetectionReport) -> pd.DataFrame:
                 "detected": "yes" if d.detected else "missed",
                 "delay (s)": None if d.delay_ms is None else d.delay_ms / 1000,
                 "rules": ", ".join(d.rules),
-                "alarm on": None if d.alarm_series is None else d.alarm_series.rsplit("/", 1)[-1],
+                "alarm on": None if d.alarm_series is None else sensor_of(d.alarm_series),
                 "alarms during": d.alarms_during,
             }
         )

@@ -1,8 +1,8 @@
 """smartfactory dashboard: `smartfactory dashboard` (or `streamlit run dashboard/app.py`).
 
 This file only sets the page up: navigation over `app_pages/`, and the shared sidebar. Logic lives in the
-modules next to it (data access in `data.py`, computations in `spcview.py`/`oeeview.py`, figures in
-`charts.py`), so the page scripts stay short and the logic is testable without Streamlit.
+modules of the `dashboard` package (data access in `data.py`, computations in `spcview.py`/`oeeview.py`/…,
+figures in `charts.py`), so the page scripts stay short and the logic is testable without Streamlit.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from pathlib import Path
 import streamlit as st
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+# `streamlit run dashboard/app.py` runs this file as a script, with its own folder on the path: the project
+# root has to be there too for the `dashboard` package to import as a package (the dashboard runs from a source
+# checkout; it is not installed with the `smartfactory` distribution).
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
 
-import sidebar  # noqa: E402  (needs the path above)
+from dashboard import sidebar  # noqa: E402  (needs the project root on the path)
 
 st.set_page_config(page_title="smartfactory", page_icon=":material/factory:", layout="wide")
 

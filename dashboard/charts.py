@@ -1,241 +1,37 @@
 """Plotly figure builders for the pages (no Streamlit): control charts, capability, trends, state strip, OEE.
 
-Every figure follows the colour language in `theme.py` and uses `theme.layout(projector, ...)`, so projector
-mode enlarges every chart the same way. Long charts are thinned on the server (`explain.plot_indices`), never
-shipped whole to the browser.
+The control chart is drawn by `smartfactory.query.figures` (the renderer `smartfactory spc analyze --plot` uses
+too); here it gets the dashboard's layout. Every figure uses `theme.layout(projector, ...)`, so projector mode
+enlarges every chart the same way, and follows the colour language in `theme.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import plotly.graph_objects as go
-import theme
-from explain import Explainer, marker_indices, plot_indices
-from plantinfo import SpecLimits
 from plotly.subplots import make_subplots
 from scipy import stats
-from spcview import ChartView
 
+from dashboard import theme
+from dashboard.spcview import ChartView
+from smartfactory.query import figures
+from smartfactory.query.figures import Decor, Panel
+from smartfactory.query.plantinfo import SpecLimits
 from smartfactory.spc import Capability
-from smartfactory.spc.chart import ControlChart
-
-MAX_LINE_POINTS = 2400  # min and max of 1,200 buckets: more than a chart's width in pixels
-MAX_MARKERS = 600
-MAX_LABELS = 60
-VIOLATIONS_TRACE = "violations"
-
-TITLES = {
-    "i": "Individuals (I)",
-    "mr": "Moving range (MR)",
-    "xbar": "Subgroup means (X̄)",
-    "r": "Subgroup ranges (R)",
-    "s": "Subgroup standard deviations (S)",
-    "p": "Fraction scrap (p)",
-    "np": "Number scrap (np)",
-    "c": "Nonconformities (c)",
-    "u": "Nonconformities per unit (u)",
-    "ewma": "EWMA",
-    "cusum": "CUSUM (standard errors)",
-}
-
-
-def _constant(line: npt.NDArray[np.float64]) -> float | None:
-    return float(line[0]) if line.size and bool(np.all(line == line[0])) else None
-
-
-@dataclass
-class Decor:
-    """Shapes and annotations of one figure, collected as plain dicts and set in one go.
-
-    plotly's `add_hline`/`add_hrect` with `row=` look up the subplot grid on every call (about 30 ms each);
-    building the dicts here keeps a control chart's figure under 100 ms.
-    """
-
-    shapes: list[dict[str, Any]] = field(default_factory=list)
-    annotations: list[dict[str, Any]] = field(default_factory=list)
-
-    @staticmethod
-    def axes(row: int) -> tuple[str, str]:
-        return ("x", "y") if row == 1 else (f"x{row}", f"y{row}")
-
-    def hline(self, y: float, row: int, color: str, dash: str, label: str) -> None:
-        xa, ya = self.axes(row)
-        line = {"color": color, "dash": dash, "width": 1.5}
-        self.shapes.append(
-            {"type": "line", "xref": f"{xa} domain", "yref": ya, "x0": 0, "x1": 1, "y0": y, "y1": y, "line": line}
-        )
-        self.annotations.append(
-            {"xref": f"{xa} domain", "yref": ya, "x": 1, "y": y, "text": f"{label} {y:.4g}", "showarrow": False,
-             "xanchor": "right", "yanchor": "bottom", "font": {"color": color}}
-        )  # fmt: skip
-
-    def vline(self, x: float, color: str, dash: str, label: str) -> None:
-        line = {"color": color, "dash": dash, "width": 2}
-        self.shapes.append({"type": "line", "xref": "x", "yref": "y domain", "x0": x, "x1": x, "y0": 0, "y1": 1,
-                            "line": line})  # fmt: skip
-        self.annotations.append(
-            {"xref": "x", "yref": "y domain", "x": x, "y": 1, "text": label, "showarrow": False, "xanchor": "left",
-             "yanchor": "top", "font": {"color": color}}
-        )  # fmt: skip
-
-    def hband(self, y0: float, y1: float, row: int, fill: str) -> None:
-        xa, ya = self.axes(row)
-        self.shapes.append(
-            {"type": "rect", "xref": f"{xa} domain", "yref": ya, "x0": 0, "x1": 1, "y0": y0, "y1": y1,
-             "fillcolor": fill, "line": {"width": 0}, "layer": "below"}
-        )  # fmt: skip
-
-    def vband(self, x0: Any, x1: Any, row: int, fill: str, label: str | None) -> None:
-        xa, ya = self.axes(row)
-        self.shapes.append(
-            {"type": "rect", "xref": xa, "yref": f"{ya} domain", "x0": x0, "x1": x1, "y0": 0, "y1": 1,
-             "fillcolor": fill, "line": {"width": 0}, "layer": "below"}
-        )  # fmt: skip
-        if label:
-            self.annotations.append(
-                {"xref": xa, "yref": f"{ya} domain", "x": x0, "y": 1, "text": label, "showarrow": False,
-                 "xanchor": "left", "yanchor": "top"}
-            )  # fmt: skip
-
-    def apply(self, fig: go.Figure) -> None:
-        fig.update_layout(shapes=self.shapes, annotations=[*fig.layout.annotations, *self.annotations])
-
-
-def _step(fig: go.Figure, x: Any, y: Any, row: int, color: str, dash: str, name: str) -> None:
-    fig.add_trace(
-        go.Scatter(
-            x=x, y=y, mode="lines", name=name, line={"color": color, "dash": dash, "shape": "hv", "width": 1.5},
-            hoverinfo="skip", showlegend=False,
-        ),
-        row=row,
-        col=1,
-    )  # fmt: skip
-
-
-def _zones(fig: go.Figure, decor: Decor, chart: ControlChart, x: Any, idx: npt.NDArray[np.int64], row: int) -> None:
-    """Faint bands: inside ±1σ, 1σ-2σ and 2σ-3σ (constant: rectangles; varying: filled step traces)."""
-    z = chart.zones
-    pairs = [(z.lo3, z.lo2, 3), (z.lo2, z.lo1, 2), (z.lo1, z.hi1, 1), (z.hi1, z.hi2, 2), (z.hi2, z.hi3, 3)]
-    for lo, hi, zone in pairs:
-        clo, chi = _constant(lo), _constant(hi)
-        if clo is not None and chi is not None:
-            if chi > clo:
-                decor.hband(clo, chi, row, theme.ZONE_FILL[zone])
-            continue
-        fig.add_trace(
-            go.Scatter(x=x[idx], y=lo[idx], mode="lines", line={"width": 0, "shape": "hv"}, hoverinfo="skip",
-                       showlegend=False),
-            row=row, col=1,
-        )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=x[idx], y=hi[idx], mode="lines", line={"width": 0, "shape": "hv"}, fill="tonexty",
-                       fillcolor=theme.ZONE_FILL[zone], hoverinfo="skip", showlegend=False),
-            row=row, col=1,
-        )  # fmt: skip
-
-
-def _limits(fig: go.Figure, decor: Decor, chart: ControlChart, x: Any, idx: npt.NDArray[np.int64], row: int) -> None:
-    for line, color, dash, label in (
-        (chart.center_line, theme.CENTER, "solid", "CL"),
-        (chart.ucl_line, theme.LIMIT, "dash", "UCL" if chart.chart != "cusum" else "+h"),
-        (chart.lcl_line, theme.LIMIT, "dash", "LCL" if chart.chart != "cusum" else "−h"),
-    ):
-        if chart.chart == "cusum" and label == "CL":
-            decor.hline(0.0, row, color, "solid", "0")
-            continue
-        value = _constant(line)
-        if value is not None:
-            decor.hline(value, row, color, dash, label)
-        else:
-            _step(fig, x[idx], line[idx], row, color, dash, label)
-
-
-def _violations(fig: go.Figure, chart: ControlChart, x: Any, row: int, name: str, label: bool) -> int:
-    flagged = chart.flags.any() if chart.signal is None else chart.signal
-    total = int(flagged.sum())
-    if total == 0:
-        return 0
-    idx = marker_indices(flagged, MAX_MARKERS)
-    explainer = Explainer(chart)
-    times = pd.to_datetime(x[idx]).strftime("%Y-%m-%d %H:%M:%S")
-    y = chart.statistics
-    if chart.chart == "cusum" and chart.upper is not None and chart.lower is not None:
-        y = np.where(chart.upper > -chart.lower, chart.upper, chart.lower)  # the side that signalled
-    reasons = ["<br>".join(explainer.why(int(i))) for i in idx]
-    if chart.signal is None:
-        labels = [", ".join(explainer.per_point[int(i)]) for i in idx]
-    else:
-        labels = [chart.chart.upper()] * idx.size
-    hover = [f"<b>{t}</b><br>value {y[i]:.4g}<br>{r}" for t, i, r in zip(times, idx, reasons, strict=True)]
-    fig.add_trace(
-        go.Scatter(
-            x=x[idx], y=y[idx], mode="markers+text" if label and idx.size <= MAX_LABELS else "markers",
-            name=f"{name} ({total})", text=labels, textposition="top center",
-            textfont={"color": theme.VIOLATION}, hovertext=hover, hoverinfo="text",
-            marker={"color": theme.VIOLATION, "size": 11, "symbol": "circle-open-dot",
-                    "line": {"width": 2.5, "color": theme.VIOLATION}},
-        ),
-        row=row, col=1,
-    )  # fmt: skip
-    return total
-
-
-def _panel(fig: go.Figure, decor: Decor, chart: ControlChart, x: Any, row: int) -> int:
-    n = chart.n
-    idx = plot_indices(chart.statistics, MAX_LINE_POINTS)
-    if chart.chart != "ewma":
-        _zones(fig, decor, chart, x, idx, row)
-    mode = "lines+markers" if n <= 600 else "lines"
-    marker = {"size": 5}
-    if chart.chart == "cusum" and chart.upper is not None and chart.lower is not None:
-        for y, name, color in ((chart.upper, "C⁺", theme.STATISTIC), (chart.lower, "−C⁻", theme.STATISTIC_2)):
-            fig.add_trace(
-                go.Scatter(x=x[idx], y=y[idx], mode=mode, name=name, marker=marker, line={"color": color}),
-                row=row, col=1,
-            )  # fmt: skip
-    else:
-        if chart.chart == "ewma" and chart.observed is not None:
-            fig.add_trace(
-                go.Scatter(x=x[idx], y=chart.observed[idx], mode="markers", name="readings",
-                           marker={"size": 4, "color": theme.OBSERVED}),
-                row=row, col=1,
-            )  # fmt: skip
-        fig.add_trace(
-            go.Scatter(x=x[idx], y=chart.statistics[idx], mode=mode, name=TITLES.get(chart.chart, chart.chart),
-                       marker={**marker, "color": theme.STATISTIC}, line={"width": 1.5, "color": theme.STATISTIC}),
-            row=row, col=1,
-        )  # fmt: skip
-    _limits(fig, decor, chart, x, idx, row)
-    label = VIOLATIONS_TRACE if row == 1 else f"{chart.chart.upper()} {VIOLATIONS_TRACE}"
-    return _violations(fig, chart, x, row, label, label=row == 1)
 
 
 def control_chart(view: ChartView, *, projector: bool) -> go.Figure:
     """The control chart (and its MR/R/S companion below it), zones, phase I band and violation markers."""
-    charts: list[tuple[ControlChart, Any]] = [(view.main, view.x)]
+    panels = [Panel(view.main, view.x)]
     if view.companion is not None and view.x_companion is not None:
-        charts.append((view.companion, view.x_companion))
-    fig = make_subplots(
-        rows=len(charts), cols=1, shared_xaxes=True, vertical_spacing=0.08,
-        row_heights=[0.68, 0.32][: len(charts)] if len(charts) == 2 else [1.0],
-        subplot_titles=[TITLES.get(c.chart, c.chart) for c, _ in charts],
-    )  # fmt: skip
-    decor = Decor()
-    for row, (chart, x) in enumerate(charts, start=1):
-        _panel(fig, decor, chart, np.asarray(x), row)
-        if view.phase1_span is not None:
-            x0, x1 = (pd.Timestamp(t) for t in view.phase1_span)
-            decor.vband(x0, x1, row, theme.PHASE1, "phase I" if row == 1 else None)
-    decor.apply(fig)
-    fig.update_xaxes(type="date")
-    fig.update_layout(**theme.layout(projector, height=540 if len(charts) == 2 else 420))
-    return fig
+        panels.append(Panel(view.companion, view.x_companion))
+    layout = theme.layout(projector, height=figures.height(len(panels)))
+    return figures.control_chart(panels, phase1_span=view.phase1_span, layout=layout)
 
 
 def capability_figure(values: npt.ArrayLike, cap: Capability, spec: SpecLimits, *, projector: bool) -> go.Figure:
@@ -257,7 +53,7 @@ def capability_figure(values: npt.ArrayLike, cap: Capability, spec: SpecLimits, 
         if sd > 0:
             pdf = stats.norm.pdf(grid, cap.center, sd) * x.size * width
             fig.add_trace(
-                go.Scatter(x=grid, y=pdf, mode="lines", name=name, line={"color": theme.CENTER, "dash": dash})
+                go.Scatter(x=grid, y=pdf, mode="lines", name=name, line={"color": figures.CENTER, "dash": dash})
             )
     decor = Decor()
     for value, label in ((spec.lsl, "LSL"), (spec.usl, "USL"), (spec.target, "target")):
@@ -296,13 +92,13 @@ def trends(
             fig.add_trace(go.Scatter(x=f["ts"], y=f["min"], mode="lines", line={"width": 0}, hoverinfo="skip",
                                      showlegend=False), row=row, col=1)  # fmt: skip
             fig.add_trace(go.Scatter(x=f["ts"], y=f["max"], mode="lines", line={"width": 0}, fill="tonexty",
-                                     fillcolor="rgba(47,126,216,0.2)", name="min–max", showlegend=row == 1),
+                                     fillcolor=theme.TREND_BAND, name="min–max", showlegend=row == 1),
                           row=row, col=1)  # fmt: skip
             fig.add_trace(go.Scatter(x=f["ts"], y=f["mean"], mode="lines", name=item.sensor, showlegend=False,
-                                     line={"color": "#2f7ed8"}), row=row, col=1)  # fmt: skip
+                                     line={"color": theme.TREND}), row=row, col=1)  # fmt: skip
         else:
             fig.add_trace(go.Scatter(x=f["ts"], y=f["value"], mode="lines", name=item.sensor, showlegend=False,
-                                     line={"color": "#2f7ed8"}), row=row, col=1)  # fmt: skip
+                                     line={"color": theme.TREND}), row=row, col=1)  # fmt: skip
         for value, label in ((item.spec.lsl, "LSL"), (item.spec.usl, "USL")):
             if value is not None:
                 decor.hline(value, row, theme.SPEC, "dash", label)

@@ -1,4 +1,5 @@
-"""Data access for the dashboard: every read goes through the storage protocol, cached.
+"""Data access for the dashboard: every read goes through the read side (`smartfactory.query`) and the storage
+protocol, cached.
 
 Connections (the store, the MQTT link) are `st.cache_resource`, one per process. Query results are cached for
 `TTL_S` seconds, shared by every viewer, so a room full of browsers costs one query per refresh, not one per
@@ -7,25 +8,26 @@ viewer. Long ranges are downsampled by the store (`read_aggregates`), never in t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
-import oeeview
+import numpy as np
 import pandas as pd
-import plantinfo
-import spcview
 import streamlit as st
-import tiles
-import timewin
-from link import BrokerLink, BrokerStatus
 
-from smartfactory.model import Alarm, DeadLetter, FaultEvent, PartResult, Reading, SeriesInfo, StateChange
+from dashboard import oeeview, tiles, timewin
+from dashboard.link import BrokerLink, BrokerStatus
+from dashboard.spcview import Samples
+from smartfactory import query
+from smartfactory.model import Alarm, DeadLetter, FaultEvent, LimitsVersion, PartResult, SeriesInfo
+from smartfactory.query import limits as stored_limits
+from smartfactory.query import oee as oee_query
+from smartfactory.query import series as series_query
 from smartfactory.settings import Settings, load_settings, parse_mqtt_url
 from smartfactory.storage import Storage, open_store
 
 TTL_S = 2.0
 SLOW_TTL_S = 30.0
-#: How far before the window to look for each machine's state at the window's start.
-STATE_LOOKBACK_MS = 24 * timewin.HOUR_MS
 #: Up to this many readings a trend is drawn raw; beyond, as TREND_POINTS store-side buckets.
 TREND_RAW_MAX = 5000
 TREND_POINTS = 1500
@@ -50,9 +52,11 @@ def broker() -> BrokerLink:
     return BrokerLink(parse_mqtt_url(settings().mqtt_url))
 
 
-@st.cache_resource(ttl=60)
-def plant() -> plantinfo.PlantInfo:
-    return plantinfo.load_plant_info(settings())
+@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
+def plant() -> query.PlantInfo:
+    """Machine facts from the births in the store, calendar and OEE settings from the plant file."""
+    config = settings()
+    return query.plant_info(store(), config.sim.dir, config.sim.plant)
 
 
 @st.cache_data(ttl=5.0, show_spinner=False)
@@ -80,23 +84,10 @@ def newest_ms() -> int | None:
     return int(frame["ts"].max().value // 1_000_000)
 
 
-def first_readings(series: str, count: int) -> list[Reading]:
-    """The first `count` readings of a series (fewer while it has fewer), in time order."""
-    machine, _, sensor = series.rpartition("/telemetry/")
-    chunks = store().iter_readings(machine=machine, sensor=sensor, chunk=count)
-    try:
-        return next(chunks, [])
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()  # stop the backend's query after the first chunk
-
-
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
 def oldest_ms() -> int | None:
     """The first reading of any series (one indexed lookup per series)."""
-    firsts = [r.ts_ms for info in series_list() for r in first_readings(info.series, 1)]
-    return min(firsts) if firsts else None
+    return series_query.oldest_ms(store(), series_list())
 
 
 def window() -> timewin.Window:
@@ -108,13 +99,20 @@ def window() -> timewin.Window:
     return timewin.resolve(preset, newest_ms(), oldest, int(time.time() * 1000))
 
 
-# ------------------------------------------------------------------------------------------ readings
+# ------------------------------------------------------------------------------------------ readings, limits
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=32)
 def readings(series: str, since_ms: int, until_ms: int, limit: int | None = None) -> pd.DataFrame:
     """Raw readings in the window (the most recent `limit` of them with a limit)."""
     return store().read_series(series, since_ms=since_ms, until_ms=until_ms, limit=limit)
+
+
+def series_samples(series: str, since_ms: int, until_ms: int, limit: int) -> Samples:
+    """A series' readings in the window as arrays for a chart (the most recent `limit` of them)."""
+    frame = readings(series, since_ms, until_ms, limit)
+    ts = frame["ts"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    return Samples.of(ts, frame["value"].to_numpy(dtype=np.float64), limit if len(frame) >= limit else None)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
@@ -126,31 +124,53 @@ def trend(series: str, since_ms: int, until_ms: int, points: int = TREND_POINTS)
     return agg, True
 
 
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False, max_entries=128)
-def learned(series: str, points: int) -> spcview.Learned | None:
-    """The live monitor's limits: learned from the first `points` readings of the series (None until it has them)."""
-    chunk = first_readings(series, points)
-    if len(chunk) < points:
-        return None
-    return spcview.learn_limits([r.ts_ms for r in chunk], [r.value for r in chunk])
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=128)
+def limits_versions(series: str) -> list[LimitsVersion]:
+    """Every set of control limits the live monitor stored for the series, oldest first (empty: none yet)."""
+    return stored_limits.limits_history(store(), series)
 
 
-# ------------------------------------------------------------------------------------------ records
+def monitor_limits(series: str) -> LimitsVersion | None:
+    """The limits the live monitor uses now for the series, as it stored them (None while it has none)."""
+    versions = limits_versions(series)
+    return versions[-1] if versions else None
+
+
+# ------------------------------------------------------------------------------------------ states, OEE
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
-def states(since_ms: int, until_ms: int) -> list[StateChange]:
-    """State changes in the window plus each machine's last change before it (its state at the start)."""
-    recent = [c for c in store().read_states(since_ms=since_ms - STATE_LOOKBACK_MS) if c.ts_ms < until_ms]
-    machines = {c.machine for c in recent} | {s.series.rsplit("/telemetry/", 1)[0] for s in series_list()}
-    known_before = {c.machine for c in recent if c.ts_ms <= since_ms}
-    out = [c for c in recent if c.ts_ms > since_ms]
-    for machine in sorted(machines):
-        pool = recent if machine in known_before else store().read_states(machine=machine)
-        before = [c for c in pool if c.machine == machine and c.ts_ms <= since_ms]
-        if before:
-            out.append(max(before, key=lambda c: c.ts_ms))
-    return sorted(out, key=lambda c: (c.machine, c.ts_ms))
+def oee_window(since_ms: int, until_ms: int) -> query.OeeWindow | None:
+    """States (whole intervals, with the context OEE needs) and parts of the window; None without states."""
+    try:
+        return query.load_window(store(), since_ms, until_ms, plant().oee)
+    except query.NoStatesError:
+        return None
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
+def oee(since_ms: int, until_ms: int, calendar: str = oeeview.PLANT_CALENDAR) -> query.StoredOee | str:
+    """OEE of the window through `query.oee`, the read path of `smartfactory oee`, with the plant's ideal cycle
+    times and settings; `calendar` picks the shift breakdown (`oeeview.calendar_choices`). A string says why
+    there is none."""
+    window = oee_window(since_ms, until_ms)
+    if window is None:
+        return "No machine states in this window."
+    info = plant()
+    inputs = query.OeeInputs.from_plant_info(info)
+    if calendar != oeeview.PLANT_CALENDAR or info.calendar is None:
+        inputs = dataclasses.replace(inputs, calendar=oeeview.calendar_of(calendar, info.calendar))
+    try:
+        return oee_query.compute(window, inputs)
+    except query.NoIdealCycleError as exc:
+        return str(exc)
+
+
+def default_calendar() -> str:
+    return oeeview.calendar_choices(plant().calendar)[0]
+
+
+# ------------------------------------------------------------------------------------------ records
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
@@ -179,36 +199,19 @@ def refresh_alarms() -> None:
     alarms.clear()
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def machines() -> dict[str, list[str]]:
-    """Machine paths grouped by `area/line`, from the stored series and states."""
-    found = {s.series.rsplit("/telemetry/", 1)[0] for s in series_list()}
-    found |= {c.machine for c in store().read_states(since_ms=(newest_ms() or 0) - STATE_LOOKBACK_MS)}
-    grouped: dict[str, list[str]] = {}
-    for machine in sorted(found):
-        levels = machine.split("/")
-        line = "/".join(levels[2:4]) if len(levels) >= 5 else machine
-        grouped.setdefault(line, []).append(machine)
-    return grouped
-
-
-def ideal_cycles(window_parts: list[PartResult]) -> tuple[dict[str, float], set[str]]:
-    """Ideal cycle time per machine: the plant file's, else estimated from the parts (second: the estimated)."""
-    known = plant().ideal_cycle_s
-    estimated = oeeview.estimate_ideal_cycle(window_parts)
-    return {**estimated, **known}, set(estimated) - set(known)
+def machines(window: timewin.Window) -> dict[str, list[str]]:
+    """Machine paths grouped by line id (`area/line`), from the stored series and the window's states."""
+    found = series_query.series_machines(series_list())
+    states = oee_window(window.since_ms, window.until_ms)
+    if states is not None:
+        found |= {iv.machine for iv in states.intervals}
+    return series_query.machines_by_line(found)
 
 
 def overview_tiles(window: timewin.Window) -> list[tiles.LineTiles]:
     """Everything one refresh of the plant overview reads and computes (its cost is benchmarked)."""
-    window_parts = parts(window.since_ms, window.until_ms)
-    return tiles.build(
-        latest(),
-        states(window.since_ms, window.until_ms),
-        window_parts,
-        alarms(active_only=True),
-        ideal_cycles(window_parts)[0],
-        window.since_ms,
-        window.until_ms,
-        plant().oee,
-    )
+    states = oee_window(window.since_ms, window.until_ms)
+    result = oee(window.since_ms, window.until_ms, default_calendar())
+    report = result.report if isinstance(result, query.StoredOee) else None
+    current = states.current() if states is not None else {}
+    return tiles.build(latest(), current, tiles.machine_oee(report), alarms(active_only=True))

@@ -16,11 +16,11 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from smartfactory.edge.mqtt import Message, MqttClient
 from smartfactory.errors import BrokerError
 from smartfactory.model import Alarm
-from smartfactory.mqtt import Message, MqttClient
 from smartfactory.settings import BrokerAddress
-from smartfactory.wire import HEALTH_PREFIX, AckPayload, MessageClass, Topic, payload_to_json, series_path
+from smartfactory.wire import HEALTH_PREFIX, AckPayload, MessageClass, Topic, parse_series, payload_to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ class BrokerLink:
         _OPEN.add(self)
 
     def _on_message(self, message: Message) -> None:
-        worker = message.topic.rsplit("/", 1)[-1]
+        worker = message.topic.removeprefix(HEALTH_PREFIX + "/")
         try:
             body = json.loads(message.payload)
         except ValueError:
@@ -116,9 +116,9 @@ class BrokerLink:
             )
         ts = int(time.time() * 1000)
         for alarm in alarms:
-            path, sensor = series_path(alarm.series)
+            sid = parse_series(alarm.series)
             payload = AckPayload(alarm_id=alarm.alarm_id, by=by, ts=ts)
-            client.publish(str(Topic(path, MessageClass.ACK, sensor)), payload_to_json(payload), qos=1)
+            client.publish(str(Topic(sid.path, MessageClass.ACK, sid.sensor)), payload_to_json(payload), qos=1)
         if not client.wait_published(timeout):
             raise BrokerError(
                 f"the broker at {self.address.url()} did not confirm the acknowledgements in {timeout:g} s"

@@ -1,21 +1,22 @@
-"""Stored machine states and part results → the `kpi` engine's inputs and the tables the pages show (pure).
+"""The OEE page's tables (pure: no Streamlit): the rows of a `kpi.OeeReport`, the six big losses, state segments
+and the downtime Pareto.
 
-The storage protocol returns state *changes* and parts; `kpi` wants whole state intervals with a line, part
-events and an ideal cycle time per machine. A machine is named by its path (`acme/plant1/machining/line-1/
-cnc-01`), its line by `area/line` (`machining/line-1`).
+The OEE itself comes from `smartfactory.query.oee`, the read path `smartfactory oee` uses too, so the page and
+the command show the same figures for the same window. A machine is named by its path (`acme/plant1/machining/
+line-1/cnc-01`), its line by the line id `area/line` (`machining/line-1`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 
 from smartfactory import kpi
-from smartfactory.model import PartResult, StateChange
+from smartfactory.query.series import short
 
-#: Three 8-hour shifts around the clock (UTC), for per-shift figures when the plant file defines no calendar.
+#: Three 8-hour shifts around the clock (UTC): per-shift figures for a plant file without a calendar. They cover
+#: every hour without breaks, so the whole-window figures are the same as without a calendar.
 THREE_SHIFTS = kpi.ShiftCalendar(
     (
         kpi.Shift("early", "06:00", "14:00"),
@@ -23,88 +24,23 @@ THREE_SHIFTS = kpi.ShiftCalendar(
         kpi.Shift("night", "22:00", "06:00"),
     )
 )
-#: At least this many parts are needed to estimate an ideal cycle time from the data.
-MIN_PARTS_FOR_ESTIMATE = 5
+PLANT_CALENDAR = "plant calendar"
+SHIFT_CHOICES: dict[str, kpi.ShiftCalendar | None] = {
+    "three 8-hour shifts (UTC)": THREE_SHIFTS,
+    "none (whole window only)": None,
+}
+RATIOS = ("availability", "performance", "quality", "oee")
+RATIO_NAMES = ("Availability", "Performance", "Quality", "OEE")
 
 
-def line_of(machine: str) -> str:
-    levels = machine.split("/")
-    return "/".join(levels[2:4]) if len(levels) >= 5 else machine
+def calendar_choices(plant_calendar: kpi.ShiftCalendar | None) -> list[str]:
+    """The plant's calendar when it has one (planned time follows it, as in `smartfactory oee`); otherwise a
+    choice of per-shift breakdowns that leave the whole-window figures unchanged."""
+    return [PLANT_CALENDAR] if plant_calendar is not None else list(SHIFT_CHOICES)
 
 
-def short(machine: str) -> str:
-    return machine.rsplit("/", 1)[-1]
-
-
-def current_states(changes: Iterable[StateChange]) -> dict[str, StateChange]:
-    """The latest change of each machine (its current state)."""
-    latest: dict[str, StateChange] = {}
-    for change in changes:
-        known = latest.get(change.machine)
-        if known is None or change.ts_ms >= known.ts_ms:
-            latest[change.machine] = change
-    return latest
-
-
-def intervals(changes: Iterable[StateChange], until_ms: int) -> list[kpi.StateInterval]:
-    """Whole state intervals (the last one open until `until_ms`); unknown states are skipped."""
-    known = {s.value for s in kpi.State}
-    kpi_changes = [
-        kpi.StateChange(c.machine, line_of(c.machine), c.state, c.reason, c.ts_ms) for c in changes if c.state in known
-    ]
-    return kpi.intervals_from_changes(kpi_changes, until_ms)
-
-
-def part_events(parts: Iterable[PartResult]) -> list[kpi.PartEvent]:
-    return [kpi.PartEvent(p.machine, line_of(p.machine), p.ts_ms, p.good) for p in parts]
-
-
-def estimate_ideal_cycle(parts: Sequence[PartResult]) -> dict[str, float]:
-    """Per machine, the 10th percentile of the gaps between consecutive parts (seconds).
-
-    A stand-in when the plant file gives no ideal cycle time: the fastest cycles the machine actually achieved,
-    robust to a few outliers. Performance is then measured against the machine's own best, not its rating.
-    """
-    stamps: dict[str, list[int]] = {}
-    for part in parts:
-        stamps.setdefault(part.machine, []).append(part.ts_ms)
-    out: dict[str, float] = {}
-    for machine, ts in stamps.items():
-        if len(ts) < MIN_PARTS_FOR_ESTIMATE:
-            continue
-        gaps = np.diff(np.sort(np.asarray(ts, dtype=np.int64)))
-        gaps = gaps[gaps > 0]
-        if gaps.size:
-            out[machine] = float(np.percentile(gaps, 10)) / 1000.0
-    return out
-
-
-def machines_of(ivs: Iterable[kpi.StateInterval], parts: Iterable[kpi.PartEvent]) -> list[str]:
-    return sorted({iv.machine for iv in ivs} | {p.machine for p in parts})
-
-
-def compute(
-    ivs: Sequence[kpi.StateInterval],
-    parts: Sequence[kpi.PartEvent],
-    ideal_cycle_s: Mapping[str, float],
-    since_ms: int,
-    until_ms: int,
-    calendar: kpi.ShiftCalendar | None = None,
-    settings: kpi.OeeSettings | None = None,
-) -> kpi.OeeReport | None:
-    """The OEE report for the machines that have an ideal cycle time; None when there is nothing to compute."""
-    usable = {m for m in machines_of(ivs, parts) if ideal_cycle_s.get(m, 0) > 0}
-    if not usable or until_ms <= since_ms:
-        return None
-    return kpi.compute_oee(
-        [iv for iv in ivs if iv.machine in usable],
-        [p for p in parts if p.machine in usable],
-        {m: ideal_cycle_s[m] for m in usable},
-        since_ms,
-        until_ms,
-        calendar=calendar,
-        settings=settings,
-    )
+def calendar_of(choice: str, plant_calendar: kpi.ShiftCalendar | None) -> kpi.ShiftCalendar | None:
+    return plant_calendar if choice == PLANT_CALENDAR else SHIFT_CHOICES.get(choice)
 
 
 def report_table(report: kpi.OeeReport) -> pd.DataFrame:
@@ -187,7 +123,25 @@ def downtime_pareto(ivs: Iterable[kpi.StateInterval], since_ms: int, until_ms: i
     return table
 
 
-def series_label(series: str) -> str:
-    """`machining/line-1 · cnc-01 · spindle_temp` for a series id."""
-    machine, _, sensor = series.rpartition("/telemetry/")
-    return f"{line_of(machine)} · {short(machine)} · {sensor}"
+def whole_window(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `report_table` over the whole window (no shift)."""
+    return table[table["shift"] == "whole window"]
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None or value != value else f"{value * 100:.1f} %"
+
+
+def plant_metrics(table: pd.DataFrame) -> dict[str, str]:
+    """`Availability (plant)` … `OEE (plant)` → the plant's whole-window figure as text."""
+    whole = whole_window(table)
+    row = whole[whole["level"] == "plant"].iloc[0]
+    return {f"{name} (plant)": percent(row[key]) for key, name in zip(RATIOS, RATIO_NAMES, strict=True)}
+
+
+def excluded_warning(excluded: Iterable[str], plant_source: str) -> str:
+    names = ", ".join(short(m) for m in excluded)
+    return (
+        f"No ideal cycle time for {names}: left out of every figure below. Its birth message announced none and "
+        f"{plant_source} sets none; set `ideal_cycle_s` for it there (the same rule as `smartfactory oee`)."
+    )

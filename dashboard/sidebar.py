@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 
-import data
 import streamlit as st
-import theme
-import timewin
-from link import BrokerStatus
+
+from dashboard import data, theme, timewin
+from dashboard.link import BrokerStatus
 
 PROJECTOR_KEY = "projector"
 

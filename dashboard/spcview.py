@@ -1,13 +1,15 @@
 """Everything the SPC page computes, without Streamlit or plotly: data shaping, the chart, its phase I and limits.
 
-The numbers come from `smartfactory.spc`, the engine the live monitor uses. By default an individuals chart of a
-stored series shows the monitor's own limits: centre and σ learned (`spc.Limits.learn`) from the first
-`settings.spc.phase1_points` readings of the series, exactly what the ingestion monitor freezes. The
-alternative is a classic phase I study inside the window (the first k points or subgroups).
+The numbers come from `smartfactory.spc`, the engine the live monitor uses. By default a chart of a stored series
+shows the monitor's own limits **as it stored them** (`query.limits.stored_limits`: centre, σ and width of the
+newest `LimitsVersion`, learned by the monitor from the series' first `spc.phase1_points` readings, or configured),
+so the chart shows the limits the alarms were raised against. Without stored limits, or on request, the limits are
+a classic phase I study of the window (the first k points or subgroups), labelled as computed here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,9 +17,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from smartfactory import spc
+from smartfactory.model import LimitsVersion, PartResult
+from smartfactory.query import limits as stored
 from smartfactory.spc.chart import ChartPair, ControlChart
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 TimeArray = npt.NDArray[np.datetime64]
 
 VARIABLE_CHARTS = ("I-MR", "X̄-R", "X̄-S", "EWMA", "CUSUM")
@@ -35,17 +40,16 @@ CHART_HELP = {
     "c": "count of nonconformities per bucket (scrap parts, or the values of a count series)",
     "u": "nonconformities per unit per bucket",
 }
+RULE_SETS = {
+    "we": "Western Electric (WE1-WE4)",
+    "nelson": "Nelson (N1-N8)",
+    "all": "all rules",
+    "none": "none (limits only)",
+}
+BUCKETS = {"1 min": 60_000, "5 min": 300_000, "15 min": 900_000, "1 h": 3_600_000}
 LIMITS_MONITOR = "live monitor"
 LIMITS_WINDOW = "phase I in this window"
-
-
-@dataclass(frozen=True)
-class Learned:
-    """The live monitor's limits for one series and the readings they were learned from."""
-
-    limits: spc.Limits
-    first_ms: int
-    last_ms: int
+SOURCE_SERIES, SOURCE_PARTS, SOURCE_SCRAP = "sensor readings", "part measurements", "scrap parts"
 
 
 @dataclass(frozen=True)
@@ -64,20 +68,22 @@ class ChartView:
     @property
     def flagged(self) -> npt.NDArray[np.bool_]:
         """Points that violate a rule (Shewhart charts) or signal (EWMA, CUSUM)."""
-        return self.main.flags.any() if self.main.signal is None else self.main.signal
-
-
-def learn_limits(ts_ms: npt.ArrayLike, values: npt.ArrayLike) -> Learned | None:
-    """What the monitor learns from its first readings (`values` are exactly those readings)."""
-    x = np.asarray(values, dtype=np.float64)
-    t = np.asarray(ts_ms, dtype=np.int64)
-    if x.size < 2:
-        return None
-    return Learned(spc.Limits.learn(x), int(t[0]), int(t[-1]))
+        flags: npt.NDArray[np.bool_] = self.main.flags.any() if self.main.signal is None else self.main.signal
+        return flags
 
 
 def to_time(ts_ms: npt.ArrayLike) -> TimeArray:
     return np.asarray(ts_ms, dtype="datetime64[ms]")
+
+
+def sources_for(kind: str) -> list[str]:
+    """What a chart can be drawn of: p and np of scrap parts; c and u of scrap or a count series; variables
+    charts of readings or part measurements."""
+    if kind in ("p", "np"):
+        return [SOURCE_SCRAP]
+    if kind in ("c", "u"):
+        return [SOURCE_SCRAP, SOURCE_SERIES]
+    return [SOURCE_SERIES, SOURCE_PARTS]
 
 
 def consecutive_subgroups(ts_ms: npt.ArrayLike, values: npt.ArrayLike, size: int) -> tuple[TimeArray, FloatArray]:
@@ -111,6 +117,19 @@ def _phase1_span(x: TimeArray, n1: int) -> tuple[np.datetime64, np.datetime64] |
     return x[0], x[min(n1, x.size) - 1]
 
 
+def learning_span(ts_ms: npt.ArrayLike, monitor: LimitsVersion) -> tuple[np.datetime64, np.datetime64] | None:
+    """The monitor's learning readings inside the window: the `n` readings up to the one that froze its limits
+    (at `monitor.ts_ms`); None for configured limits or limits learned before the window."""
+    t = np.asarray(ts_ms, dtype=np.int64)
+    if monitor.source != "learned" or t.size == 0:
+        return None
+    last = int(np.searchsorted(t, monitor.ts_ms, side="right")) - 1
+    if last < 0:
+        return None
+    first = max(0, last - max(monitor.n, 1) + 1)
+    return to_time(t[first : first + 1])[0], to_time(t[last : last + 1])[0]
+
+
 def variables_chart(
     kind: str,
     ts_ms: npt.ArrayLike,
@@ -118,7 +137,7 @@ def variables_chart(
     *,
     rules: tuple[str, ...],
     phase1: int,
-    learned: Learned | None = None,
+    monitor: LimitsVersion | None = None,
     subgroup: int = 5,
     lam: float = 0.2,
     h: float = 5.0,
@@ -126,52 +145,48 @@ def variables_chart(
 ) -> ChartView:
     """I-MR, X̄-R, X̄-S, EWMA or CUSUM of a series (readings in time order).
 
-    With `learned` the centre and σ are the monitor's (standard given); `phase1` is then ignored and the phase I
-    band marks the monitor's learning readings where they fall inside the window. Raises `spc.SpcError` when the
+    With `monitor` (stored limits) the centre, σ and width are the monitor's (standard given); `phase1` is then
+    ignored and the phase I band marks the monitor's learning readings where they fall inside the window.
+    Without, the first `phase1` points (or subgroups) of the window are phase I. Raises `spc.SpcError` when the
     data cannot make the chart (too few points, no variation …).
     """
     t = np.asarray(ts_ms, dtype=np.int64)
     x = np.asarray(values, dtype=np.float64)
     unit = "subgroups" if kind in SUBGROUP_CHARTS else "points"
-    center = None if learned is None else learned.limits.center
-    sigma = None if learned is None else learned.limits.sigma
+    center = None if monitor is None else monitor.center
+    sigma = None if monitor is None else monitor.sigma
+    nsigmas = 3.0 if monitor is None else monitor.nsigmas
     if kind in SUBGROUP_CHARTS:
         times, data = consecutive_subgroups(t, x, subgroup)
         n_points = data.shape[0]
         group_ts = t[: n_points * subgroup : subgroup]
     else:
         times, data, n_points, group_ts = to_time(t), x, x.size, t
-    if learned is not None:
-        inside = int(np.sum(group_ts <= learned.last_ms))
+    if monitor is not None:
+        inside = int(np.sum(group_ts <= monitor.ts_ms)) if monitor.source == "learned" else 0
         n1 = min(max(inside, 2 if kind not in SUBGROUP_CHARTS else 1), n_points) if n_points else 0
-        lo, hi = max(int(t[0]) if t.size else 0, learned.first_ms), learned.last_ms
-        span = (to_time([lo])[0], to_time([hi])[0]) if t.size and lo <= hi and lo <= int(t[-1]) else None
-        note = (
-            f"Limits of the live monitor: centre {learned.limits.center:.4g}, σ {learned.limits.sigma:.4g}, "
-            f"learned from the first {learned.limits.n} readings of the series (MR̄/1.128)."
-        )
+        span = learning_span(t, monitor)
+        note = stored.describe(monitor)
     else:
         n1 = min(phase1, n_points)
-        span, note = None, f"Phase I: the first {n1} {unit} of the window."
+        span, note = _phase1_span(times, n1), stored.computed_note(n1, unit)
     if n_points < 2:
         raise spc.SpcError(f"only {n_points} {unit} in the window: widen the window")
     companion: ControlChart | None = None
     x_comp: TimeArray | None = None
     if kind == "I-MR":
-        pair = spc.imr(data, phase1=n1, center=center, sigma=sigma, rules=rules)
+        pair = spc.imr(data, phase1=n1, center=center, sigma=sigma, nsigmas=nsigmas, rules=rules)
         main, companion, x_comp = pair.main, pair.companion, times[1:]
     elif kind in SUBGROUP_CHARTS:
         build = spc.xbar_r if kind == "X̄-R" else spc.xbar_s
-        pair = build(data, phase1=n1, center=center, sigma=sigma, rules=rules)
+        pair = build(data, phase1=n1, center=center, sigma=sigma, nsigmas=nsigmas, rules=rules)
         main, companion, x_comp = pair.main, pair.companion, times
     elif kind == "EWMA":
-        main = spc.ewma(data, phase1=n1, lam=lam, center=center, sigma=sigma)
+        main = spc.ewma(data, phase1=n1, lam=lam, nsigmas=nsigmas, center=center, sigma=sigma)
     elif kind == "CUSUM":
         main = spc.cusum(data, phase1=n1, h=h, k=k, center=center, sigma=sigma)
     else:
         raise spc.SpcError(f"{kind!r} is not a variables chart: choose one of {', '.join(VARIABLE_CHARTS)}")
-    if span is None and learned is None:
-        span = _phase1_span(times, n1)
     return ChartView(kind, main, times, companion, x_comp, span, note)
 
 
@@ -199,8 +214,97 @@ def attribute_chart(
         chart = spc.u_chart(counts, sizes, phase1=n1, rules=rules)
     else:
         raise spc.SpcError(f"{kind!r} is not an attributes chart: choose one of {', '.join(ATTRIBUTE_CHARTS)}")
-    note = f"Phase I: the first {n1} samples of the window."
+    note = stored.computed_note(n1, "samples")
     return ChartView(kind, chart, times, phase1_span=_phase1_span(times, n1), limits_note=note)
+
+
+# ------------------------------------------------------------------------------------------ what the page draws
+
+
+@dataclass(frozen=True)
+class ChartSettings:
+    """The page's choices that shape a chart."""
+
+    kind: str
+    rules: tuple[str, ...]
+    phase1: int = 50
+    subgroup: int = 5
+    lam: float = 0.2
+    h: float = 5.0
+    k: float = 0.5
+    bucket: str = "5 min"
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Time-ordered samples of one subject: readings, part measurements, or 1.0 per scrap part (0.0 good)."""
+
+    ts_ms: IntArray
+    values: FloatArray
+    capped_at: int | None = None  # the window had more readings than this, only the newest are here
+
+    @classmethod
+    def of(cls, ts_ms: npt.ArrayLike, values: npt.ArrayLike, capped_at: int | None = None) -> Samples:
+        return cls(np.asarray(ts_ms, dtype=np.int64), np.asarray(values, dtype=np.float64), capped_at)
+
+
+def part_samples(parts: Sequence[PartResult], machine: str, characteristic: str) -> Samples:
+    chosen = [p for p in parts if p.machine == machine and characteristic in p.measurements]
+    return Samples.of([p.ts_ms for p in chosen], [p.measurements[characteristic] for p in chosen])
+
+
+def scrap_samples(parts: Sequence[PartResult], machine: str) -> Samples:
+    chosen = [p for p in parts if p.machine == machine]
+    return Samples.of([p.ts_ms for p in chosen], [0.0 if p.good else 1.0 for p in chosen])
+
+
+def build(
+    settings: ChartSettings, source: str, samples: Samples, monitor: LimitsVersion | None = None
+) -> tuple[ChartView, FloatArray | None, list[str]]:
+    """The chart of `samples`, the observations for a capability study (variables charts), and notes."""
+    notes: list[str] = []
+    if samples.capped_at is not None:
+        notes.append(f"showing the most recent {samples.capped_at:,} readings of the window")
+    s = settings
+    if s.kind in VARIABLE_CHARTS:
+        view = variables_chart(
+            s.kind, samples.ts_ms, samples.values, rules=s.rules, phase1=s.phase1, monitor=monitor,
+            subgroup=s.subgroup, lam=s.lam, h=s.h, k=s.k,
+        )  # fmt: skip
+        return view, samples.values, notes
+    bucket = BUCKETS[s.bucket]
+    if source == SOURCE_SCRAP:
+        times, counts, sizes = bucket_counts(samples.ts_ms, samples.values, bucket)
+        notes.append(f"one sample per {s.bucket}: scrap parts / parts made")
+    elif s.kind == "c":
+        times, counts, sizes = to_time(samples.ts_ms), samples.values, np.ones_like(samples.values)
+        notes.append("each reading is one count")
+    else:
+        times, counts, sizes = bucket_counts(samples.ts_ms, samples.values, bucket)
+        notes.append(f"one sample per {s.bucket}: sum of the counts / readings")
+    return attribute_chart(s.kind, times, counts, sizes, rules=s.rules, phase1=s.phase1), None, notes
+
+
+def limits_table(versions: Sequence[LimitsVersion]) -> pd.DataFrame:
+    """The monitor's stored limits of a series, newest first: version, since when, source, centre, σ, LCL, UCL."""
+    rows = [
+        {
+            "version": v.version,
+            "in use since (UTC)": pd.Timestamp(v.ts_ms, unit="ms", tz="UTC"),
+            "source": v.source,
+            "learned from": v.n if v.source == "learned" else None,
+            "centre": v.center,
+            "σ": v.sigma,
+            "LCL": v.lcl,
+            "UCL": v.ucl,
+        }
+        for v in sorted(versions, key=lambda v: v.version, reverse=True)
+    ]
+    columns = ["version", "in use since (UTC)", "source", "learned from", "centre", "σ", "LCL", "UCL"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ------------------------------------------------------------------------------------------ capability
 
 
 def capability_study(

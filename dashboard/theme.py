@@ -8,7 +8,8 @@ One meaning, one colour, on every page and in both light and dark themes:
   dark outline, the phase I window a grey band;
 - alarms: active red, acknowledged amber, cleared grey.
 
-Colours are mid-saturation so they read on a white and on a near-black background alike.
+Colours are mid-saturation so they read on a white and on a near-black background alike. The control chart's
+colours are those of its renderer (`smartfactory.query.figures`), shared with `smartfactory spc analyze --plot`.
 """
 
 from __future__ import annotations
@@ -34,16 +35,9 @@ STATE_BADGES: dict[str, str] = {
 }
 STATE_ORDER = ("running", "idle", "setup", "down", "planned", "unknown")
 
-STATISTIC = "#2f7ed8"
-STATISTIC_2 = "#17becf"
-VIOLATION = "#d62728"
-VIOLATION_OUTLINE = "#5a0000"
-CENTER = "#2e9e44"
-LIMIT = "#d62728"
 SPEC = "#7b3fbf"
-PHASE1 = "rgba(128,128,128,0.16)"
-ZONE_FILL = {1: "rgba(46,158,68,0.07)", 2: "rgba(224,168,0,0.09)", 3: "rgba(214,58,58,0.08)"}
-OBSERVED = "rgba(128,128,128,0.55)"
+TREND = "#2f7ed8"
+TREND_BAND = "rgba(47,126,216,0.2)"
 LOSS_COLORS = {
     "breakdowns": STATE_COLORS["down"],
     "setup & adjustments": STATE_COLORS["setup"],

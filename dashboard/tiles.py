@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import oeeview
 import pandas as pd
 
 from smartfactory import kpi
-from smartfactory.model import Alarm, PartResult, StateChange
+from smartfactory.model import Alarm
+from smartfactory.query.series import line_of, machine_of, short, split_series
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class MachineTile:
 
     @property
     def name(self) -> str:
-        return oeeview.short(self.machine)
+        return short(self.machine)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,44 +52,43 @@ class LineTiles:
     machines: tuple[MachineTile, ...] = field(default_factory=tuple)
 
 
+def machine_oee(report: kpi.OeeReport | None) -> dict[str, float | None]:
+    """Whole-window OEE per machine of a report (none without one)."""
+    if report is None:
+        return {}
+    return {r.name: r.oee for r in report.rows if r.level is kpi.Level.MACHINE and r.shift is None}
+
+
 def build(
     latest: pd.DataFrame,
-    changes: Sequence[StateChange],
-    parts: Sequence[PartResult],
+    current: Mapping[str, kpi.StateInterval],
+    oee: Mapping[str, float | None],
     active: Sequence[Alarm],
-    ideal_cycle_s: Mapping[str, float],
-    since_ms: int,
-    until_ms: int,
-    settings: kpi.OeeSettings | None = None,
 ) -> list[LineTiles]:
-    """Tiles for every machine that has readings or states; OEE over the window where it can be computed."""
+    """Tiles for every machine that has readings or a state: its current state (`current`, the interval it is
+    in at the window's end), its OEE over the window (`oee`, from `query.oee`), latest readings, active alarms."""
     readings: dict[str, list[ReadingTile]] = {}
     alarmed = {a.series for a in active}
     for series, value, unit in zip(latest["series"], latest["value"].astype(float), latest["unit"], strict=True):
-        machine, _, sensor = str(series).rpartition("/telemetry/")
-        reading = ReadingTile(sensor, float(value), unit if isinstance(unit, str) else None, series in alarmed)
-        readings.setdefault(machine, []).append(reading)
-    current = oeeview.current_states(changes)
-    ivs = oeeview.intervals(changes, until_ms)
-    events = oeeview.part_events(parts)
-    report = oeeview.compute(ivs, events, ideal_cycle_s, since_ms, until_ms, settings=settings)
-    oee: dict[str, float | None] = {}
-    if report is not None:
-        oee = {r.name: r.oee for r in report.rows if r.level is kpi.Level.MACHINE and r.shift is None}
+        parts = split_series(str(series))
+        if not parts.machine:
+            continue  # not a machine's series (written by hand): no tile to put it on
+        reading = ReadingTile(parts.sensor, float(value), unit if isinstance(unit, str) else None, series in alarmed)
+        readings.setdefault(parts.machine, []).append(reading)
     alarms_of: dict[str, list[Alarm]] = {}
     for alarm in active:
-        alarms_of.setdefault(alarm.series.rpartition("/telemetry/")[0], []).append(alarm)
+        alarms_of.setdefault(machine_of(alarm.series), []).append(alarm)
     lines: dict[str, list[MachineTile]] = {}
     for machine in sorted(set(readings) | set(current)):
-        change = current.get(machine)
+        state = current.get(machine)
         tile = MachineTile(
             machine=machine,
-            state=None if change is None else change.state,
-            reason=None if change is None else change.reason,
-            state_since_ms=None if change is None else change.ts_ms,
+            state=None if state is None else str(state.state),
+            reason=None if state is None else state.reason,
+            state_since_ms=None if state is None else state.start_ms,
             oee=oee.get(machine),
             readings=tuple(sorted(readings.get(machine, []), key=lambda r: r.sensor)),
             alarms=tuple(sorted(alarms_of.get(machine, []), key=lambda a: a.ts_ms)),
         )
-        lines.setdefault(oeeview.line_of(machine), []).append(tile)
+        lines.setdefault(line_of(machine), []).append(tile)
     return [LineTiles(line, tuple(tiles)) for line, tiles in sorted(lines.items())]

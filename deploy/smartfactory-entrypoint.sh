@@ -16,4 +16,11 @@ if [ -n "${SMARTFACTORY_INGEST__GROUP:-}" ] && [ -z "${SMARTFACTORY_INGEST__CLIE
     SMARTFACTORY_INGEST__CLIENT_ID="smartfactory-ingest-$(hostname)"
     export SMARTFACTORY_INGEST__CLIENT_ID
 fi
+# `smartfactory` is the console script pip installed on PATH (in the image: /usr/local/bin; elsewhere the caller
+# puts its venv's bin first). Say so plainly rather than leave a bare "not found".
+if ! command -v smartfactory >/dev/null 2>&1; then
+    echo "smartfactory-entrypoint: the smartfactory command is not on PATH ($PATH); install the package" \
+        "(pip install -e .) or put its venv's bin folder first on PATH" >&2
+    exit 127
+fi
 exec smartfactory "$@"

@@ -6,7 +6,7 @@ The class name becomes the type name in snake_case (MyMachine → my_machine); p
 docs/simulator-tutorial.md walks through it step by step.
 """
 
-from smartfactory.sim import Characteristic, Machine, Sensor, StateModel
+from smartfactory.sim import Characteristic, Context, Machine, Sensor, StateModel
 
 
 class MyMachine(Machine):
@@ -25,10 +25,11 @@ class MyMachine(Machine):
         "length": Characteristic("mm", target=100.0, sd=0.05, lsl=99.8, usl=100.2),
     }
     # how it stops: mean time between failures, repair time, small stops (all seconds; 0 = never)
-    states = StateModel(mtbf_s=8 * 3600, mttr_s=20 * 60, small_stop_every_s=3600, small_stop_s=60)
+    state_model = StateModel(mtbf_s=8 * 3600, mttr_s=20 * 60, small_stop_every_s=3600, small_stop_s=60)
 
-    def sample(self, t_s: float) -> dict[str, float]:
-        values = super().sample(t_s)  # nominal or idle level + noise + injected faults
-        # Add your own behaviour here, for example a slow daily cycle:
-        # values["temperature"] += 2.0 * math.sin(2 * math.pi * t_s / 86_400)
+    def sample(self, ctx: Context) -> dict[str, float]:
+        values = super().sample(ctx)  # nominal or idle level + noise + injected faults
+        # Add your own behaviour here (ctx: t_s, state, parts_made, level(sensor), ...), for example:
+        # if "temperature" in values:
+        #     values["temperature"] += 0.5 * ctx.level("speed") / 1200
         return values

@@ -1,6 +1,6 @@
 """A 3-axis CNC milling centre finishing a 25 mm bearing seat (one file = one machine type)."""
 
-from smartfactory.sim import Characteristic, Machine, Sensor, StateModel
+from smartfactory.sim import Characteristic, Context, Drift, GrowingVariance, Machine, Sensor, StateModel
 
 
 class CncMill(Machine):
@@ -20,7 +20,7 @@ class CncMill(Machine):
         # Ø25 mm ±15 µm; σ = 4 µm gives Cp = 1.25. The tool wears 0.01 µm per part until it is changed.
         "diameter": Characteristic("mm", target=25.0, sd=0.004, lsl=24.985, usl=25.015, wear_per_part=0.00001),
     }
-    states = StateModel(
+    state_model = StateModel(
         mtbf_s=10 * 3600,
         mttr_s=45 * 60,
         small_stop_every_s=2.5 * 3600,
@@ -33,21 +33,21 @@ class CncMill(Machine):
     recipes = {
         # a worn tool: the diameter grows, the spindle vibrates and draws more power
         "tool_wear": {
-            "diameter": ("drift", {"per_hour": 0.012}),
-            "vibration_rms": ("drift", {"per_hour": 0.6}),
-            "power": ("drift", {"per_hour": 0.5}),
+            "diameter": Drift(per_hour=0.012),
+            "vibration_rms": Drift(per_hour=0.6),
+            "power": Drift(per_hour=0.5),
         },
         # a damaged spindle bearing: vibration gets noisier and the spindle warmer
         "bearing_damage": {
-            "vibration_rms": ("growing_variance", {"per_hour": 4.0}),
-            "spindle_temp": ("drift", {"per_hour": 3.0}),
+            "vibration_rms": GrowingVariance(per_hour=4.0),
+            "spindle_temp": Drift(per_hour=3.0),
         },
     }
 
-    def measure(self, t_s: float) -> dict[str, float]:
-        values = super().measure(t_s)
+    def measure(self, ctx: Context) -> dict[str, float]:
+        values = super().measure(ctx)
         if "diameter" in values:
             # thermal growth: a cold spindle cuts 0.5 µm larger per °C below its working temperature
-            cold = self.sensor_specs["spindle_temp"].nominal - self.level("spindle_temp", t_s)
+            cold = ctx.sensors["spindle_temp"].nominal - ctx.level("spindle_temp")
             values["diameter"] = round(values["diameter"] + 0.0005 * cold, 4)
         return values

@@ -1,6 +1,6 @@
 """A rotary filler on the packaging line: 500 g bottles, checkweighed one by one (one file = one machine type)."""
 
-from smartfactory.sim import Characteristic, Machine, Sensor, StateModel
+from smartfactory.sim import Characteristic, Context, Machine, Sensor, StateModel
 
 
 class Filler(Machine):
@@ -12,13 +12,13 @@ class Filler(Machine):
         "conveyor_speed": Sensor("m/min", nominal=18.0, sd=0.12, decimals=2, idle=0.0, idle_sd=0.0, low=0.0),
         "motor_current": Sensor("A", nominal=6.5, sd=0.12, decimals=2, idle=0.4, idle_sd=0.02),
         # bottles the checkweigher rejected in the last minute (a count: watch it on a c chart)
-        "reject_count": Sensor("bottles/min", nominal=0.0, every_s=60.0, decimals=0),
+        "reject_count": Sensor("bottles/min", nominal=0.0, every_s=60.0, decimals=0, count=True),
     }
     quality = {
         # 500 g nominal quantity; filled slightly over so that hardly any bottle is short
         "fill_weight": Characteristic("g", target=502.0, sd=2.0, lsl=495.0, usl=509.0, decimals=1),
     }
-    states = StateModel(
+    state_model = StateModel(
         mtbf_s=20 * 3600,
         mttr_s=30 * 60,
         small_stop_every_s=40 * 60,
@@ -32,9 +32,9 @@ class Filler(Machine):
     def setup(self) -> None:
         self.counted_scrap = 0
 
-    def sample(self, t_s: float) -> dict[str, float]:
-        values = super().sample(t_s)
+    def sample(self, ctx: Context) -> dict[str, float]:
+        values = super().sample(ctx)
         if "reject_count" in values:
-            values["reject_count"] = float(self.parts_scrap - self.counted_scrap)
-            self.counted_scrap = self.parts_scrap
+            values["reject_count"] = float(ctx.parts_scrap - self.counted_scrap)
+            self.counted_scrap = ctx.parts_scrap
         return values

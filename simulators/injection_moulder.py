@@ -1,6 +1,6 @@
 """A hydraulic injection moulding machine making PP bottle caps (one file = one machine type)."""
 
-from smartfactory.sim import Characteristic, Machine, Sensor, StateModel
+from smartfactory.sim import Characteristic, Context, Machine, Sensor, StateModel
 
 
 class InjectionMoulder(Machine):
@@ -19,7 +19,7 @@ class InjectionMoulder(Machine):
         "injection_pressure": Characteristic("bar", target=850.0, sd=6.0, decimals=1),  # peak per shot
         "cycle_time": Characteristic("s", target=24.0, sd=0.0, decimals=2),  # measured: see measure()
     }
-    states = StateModel(
+    state_model = StateModel(
         mtbf_s=14 * 3600,
         mttr_s=40 * 60,
         small_stop_every_s=3 * 3600,
@@ -30,13 +30,13 @@ class InjectionMoulder(Machine):
         speed_loss=0.08,
     )
 
-    def measure(self, t_s: float) -> dict[str, float]:
-        values = super().measure(t_s)
-        cold = self.sensor_specs["mould_temp"].nominal - self.level("mould_temp", t_s)
+    def measure(self, ctx: Context) -> dict[str, float]:
+        values = super().measure(ctx)
+        cold = ctx.sensors["mould_temp"].nominal - ctx.level("mould_temp")
         if "part_weight" in values:  # a cold mould freezes the flow early: short, light parts (start-up scrap)
             values["part_weight"] = round(values["part_weight"] - 0.03 * cold, 3)
         if "injection_pressure" in values:  # ... and needs more pressure to fill
             values["injection_pressure"] = round(values["injection_pressure"] + 4.0 * cold, 1)
         if "cycle_time" in values:
-            values["cycle_time"] = round(self.last_cycle_s, 2)
+            values["cycle_time"] = round(ctx.last_cycle_s, 2)
         return values

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import alarmview
-import data
-import oeeview
 import streamlit as st
 
+from dashboard import alarmview, data
 from smartfactory.errors import BrokerError
 from smartfactory.model import Alarm
-from smartfactory.report import detection_report
+from smartfactory.query.detection import detection_report
+from smartfactory.query.series import machine_of, sensor_of, series_label, short
 
 st.title("Alarms")
 MAX_ACK_ROWS = 20
@@ -34,7 +33,7 @@ lines, machines, rule_ids = alarmview.options(everything)
 a, b, c = st.columns(3)
 filters = alarmview.Filters(
     tuple(a.multiselect("Line", lines, key="alarm_lines")),
-    tuple(b.multiselect("Machine", machines, format_func=oeeview.short, key="alarm_machines")),
+    tuple(b.multiselect("Machine", machines, format_func=short, key="alarm_machines")),
     tuple(c.multiselect("Rule", rule_ids, key="alarm_rules")),
 )
 
@@ -70,13 +69,13 @@ def active_alarms() -> None:
         acknowledge(waiting, by)
     for alarm in waiting[:MAX_ACK_ROWS]:
         row = st.columns([2, 3, 1, 1])
-        row[0].markdown(f"**{oeeview.short(alarmview.machine_of(alarm))}** · {alarm.series.rsplit('/', 1)[-1]}")
+        row[0].markdown(f"**{short(machine_of(alarm.series))}** · {sensor_of(alarm.series)}")
         row[1].caption(alarm.message or ", ".join(alarm.rules))
         row[2].page_link(
             "app_pages/spc.py",
             label="SPC chart",
             icon=":material/monitoring:",
-            query_params={"series": oeeview.series_label(alarm.series)},
+            query_params={"series": series_label(alarm.series)},
         )
         if row[3].button("Acknowledge", key=f"ack|{alarm.alarm_id}"):
             acknowledge([alarm], by)

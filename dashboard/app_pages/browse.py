@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-import csvexport
-import data
-import oeeview
 import pandas as pd
 import streamlit as st
-import timewin
+
+from dashboard import csvexport, data, timewin
+from smartfactory.query.series import series_label
 
 st.title("Data")
 MAX_ROWS = 500_000
@@ -22,7 +21,7 @@ if not infos:
     st.stop()
 
 by_name = {s.series: s for s in infos}
-series = st.selectbox("Series", list(by_name), format_func=oeeview.series_label, key="data_series", bind="query-params")
+series = st.selectbox("Series", list(by_name), format_func=series_label, key="data_series", bind="query-params")
 unit = by_name[series].unit
 window = data.window()
 a, b = st.columns(2)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import charts
-import data
-import oeeview
-import records
-import sidebar
 import streamlit as st
+
+from dashboard import charts, data, machineview, oeeview, sidebar
+from smartfactory.query.series import line_of, series_of_machine, short
 
 st.title("Machine")
 
-groups = data.machines()
+window = data.window()
+groups = data.machines(window)
 if not groups:
     st.info(data.EMPTY_HINT)
     st.stop()
@@ -20,12 +19,12 @@ options = [machine for members in groups.values() for machine in members]
 machine = st.selectbox(
     "Machine",
     options,
-    format_func=lambda m: f"{oeeview.line_of(m)} · {oeeview.short(m)}",
+    format_func=lambda m: f"{line_of(m)} · {short(m)}",
     key="machine",
     bind="query-params",
 )
-window = data.window()
-sensors = [s for s in data.series_list() if s.series.rsplit("/telemetry/", 1)[0] == machine]
+assert machine is not None  # a selectbox with options and no placeholder always has a value
+sensors = series_of_machine(data.series_list(), machine)
 chosen = st.multiselect(
     "Sensors", [s.sensor for s in sensors], default=[s.sensor for s in sensors], key=f"sensors|{machine}"
 )
@@ -40,17 +39,18 @@ for info in sensors:
 
 parts = data.parts(window.since_ms, window.until_ms, machine)
 sensor_names = {s.sensor for s in sensors}
-for name, frame in records.part_measurements(parts).items():
+for name, frame in machineview.part_measurements(parts).items():
     if name in sensor_names:
         continue  # the simulator also publishes this characteristic as a series: drawn above already
     items.append(charts.Trend(f"part {name}", None, frame, False, plant.spec_for_part(machine, name)))
 
-changes = [c for c in data.states(window.since_ms, window.until_ms) if c.machine == machine]
-segments = oeeview.segments(oeeview.intervals(changes, window.until_ms), window.since_ms, window.until_ms)
+states = data.oee_window(window.since_ms, window.until_ms)
+intervals = [iv for iv in states.intervals if iv.machine == machine] if states is not None else []
+segments = oeeview.segments(intervals, window.since_ms, window.until_ms)
 
 if not items and segments.empty:
     st.info(
-        f"No readings, parts or states of {oeeview.short(machine)} in this window ({window.describe()}). "
+        f"No readings, parts or states of {short(machine)} in this window ({window.describe()}). "
         "Choose a longer time window in the sidebar."
     )
     st.stop()
@@ -64,7 +64,7 @@ if any(item.aggregated for item in items):
         "the band its min–max"
     )
 if not any(item.spec.known for item in items):
-    notes.append("no spec limits known for these sensors (the plant file defines none)")
+    notes.append("no spec limits known for these sensors (the machine announced none in its birth message)")
 st.caption(" · ".join(notes))
 
 left, right = st.columns(2)
@@ -73,7 +73,7 @@ with left:
     if segments.empty:
         st.caption("No state reports from this machine in the window.")
     else:
-        st.dataframe(records.state_minutes(segments), hide_index=True, key="machine_states")
+        st.dataframe(machineview.state_minutes(segments), hide_index=True, key="machine_states")
 with right:
     st.subheader("Parts", anchor=False)
     if not parts:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import data
 import streamlit as st
-import theme
-import tiles
-import timewin
+
+from dashboard import data, theme, tiles, timewin
+from smartfactory.query.series import sensor_of
 
 st.title("Plant overview")
 TILES_PER_ROW = 4
@@ -24,7 +23,7 @@ def render_tile(tile: tiles.MachineTile) -> None:
             label = f":red[:material/warning:] {reading.sensor}" if reading.alarmed else reading.sensor
             columns[index % 2].metric(label, reading.text)
         if tile.alarms:
-            names = ", ".join(f"{a.series.rsplit('/', 1)[-1]} ({'/'.join(a.rules)})" for a in tile.alarms)
+            names = ", ".join(f"{sensor_of(a.series)} ({'/'.join(a.rules)})" for a in tile.alarms)
             count = f"{len(tile.alarms)} active alarm{'s' * (len(tile.alarms) > 1)}"
             st.markdown(f":red-background[:material/notifications_active: **{count}**]: {names}")
         elif tile.readings:

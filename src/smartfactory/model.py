@@ -3,11 +3,19 @@
 A `series` id is the single-reading telemetry topic of a sensor
 (`acme/plant1/machining/line-1/cnc-01/telemetry/spindle_temp`); a `machine` id is its machine path
 (`acme/plant1/machining/line-1/cnc-01`). Times are integer epoch milliseconds (UTC).
+
+Build records with keywords. Each record has one row form: `to_row()` gives its fields as a tuple in declaration
+order and `from_row(row)` builds it back (JSON lists are accepted where a tuple is kept). The spool, the SQLite
+backend and the InfluxDB row reader use these instead of spelling the field order out again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from smartfactory.wire import MachineInfo, MachinePath
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,15 +41,48 @@ class DeadLetter:
 
     MAX_KEPT_PAYLOAD = 1024
 
+    def to_row(self) -> tuple[int, str, str, str, bytes, int]:
+        return (self.received_ms, self.topic, self.reason, self.detail, self.payload, self.payload_size)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> DeadLetter:
+        received_ms, topic, reason, detail, payload, payload_size = row
+        return cls(
+            received_ms=received_ms,
+            topic=topic,
+            reason=reason,
+            detail=detail,
+            payload=bytes(payload),
+            payload_size=payload_size,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StateChange:
-    """A machine entered `state` at `ts_ms` (it lasts until the next change)."""
+    """Machine `machine` entered `state` (for `reason`) at `ts_ms` and stays there until its next change.
+
+    The one state-change record: decoded from the wire, stored, read back, and fed to the OEE engine (`kpi`).
+    `line` is the line the OEE engine groups it under; left None it is the machine path's line id (`line_id`).
+    """
 
     machine: str
     ts_ms: int
     state: str
     reason: str | None = None
+    line: str | None = None
+
+    @property
+    def line_id(self) -> str:
+        """`line` when given, else `area/line` of the machine path (`MachinePath.line_id`)."""
+        return self.line if self.line is not None else MachinePath.parse(self.machine).line_id
+
+    def to_row(self) -> tuple[str, int, str, str | None, str | None]:
+        return (self.machine, self.ts_ms, self.state, self.reason, self.line)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> StateChange:
+        machine, ts_ms, state, reason, *rest = row  # rows of the first version have no line
+        return cls(machine=machine, ts_ms=ts_ms, state=state, reason=reason, line=rest[0] if rest else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +95,14 @@ class PartResult:
     good: bool
     measurements: dict[str, float] = field(default_factory=dict)
 
+    def to_row(self) -> tuple[str, int, str, bool, dict[str, float]]:
+        return (self.machine, self.ts_ms, self.part_id, self.good, self.measurements)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> PartResult:
+        machine, ts_ms, part_id, good, measurements = row
+        return cls(machine=machine, ts_ms=ts_ms, part_id=part_id, good=bool(good), measurements=measurements)
+
 
 @dataclass(frozen=True, slots=True)
 class FaultEvent:
@@ -65,6 +114,14 @@ class FaultEvent:
     fault: str
     sensor: str | None = None
     params: dict[str, float | str] = field(default_factory=dict)
+
+    def to_row(self) -> tuple[str, int, str, str, str | None, dict[str, float | str]]:
+        return (self.machine, self.ts_ms, self.kind, self.fault, self.sensor, self.params)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> FaultEvent:
+        machine, ts_ms, kind, fault, sensor, params = row
+        return cls(machine=machine, ts_ms=ts_ms, kind=kind, fault=fault, sensor=sensor, params=params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +139,36 @@ class Alarm:
     acked_ms: int | None = None
     acked_by: str | None = None
 
+    def to_row(self) -> tuple[Any, ...]:
+        return (
+            self.alarm_id,
+            self.series,
+            self.ts_ms,
+            self.rules,
+            self.value,
+            self.active,
+            self.message,
+            self.cleared_ms,
+            self.acked_ms,
+            self.acked_by,
+        )
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Alarm:
+        alarm_id, series, ts_ms, rules, value, active, message, cleared_ms, acked_ms, acked_by = row
+        return cls(
+            alarm_id=alarm_id,
+            series=series,
+            ts_ms=ts_ms,
+            rules=tuple(rules),
+            value=value,
+            active=bool(active),
+            message=message,
+            cleared_ms=cleared_ms,
+            acked_ms=acked_ms,
+            acked_by=acked_by,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AlarmAck:
@@ -91,6 +178,14 @@ class AlarmAck:
     series: str
     ts_ms: int
     by: str
+
+    def to_row(self) -> tuple[str, str, int, str]:
+        return (self.alarm_id, self.series, self.ts_ms, self.by)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> AlarmAck:
+        alarm_id, series, ts_ms, by = row
+        return cls(alarm_id=alarm_id, series=series, ts_ms=ts_ms, by=by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +208,41 @@ class LimitsVersion:
     @property
     def ucl(self) -> float:
         return self.center + self.nsigmas * self.sigma
+
+    def to_row(self) -> tuple[str, int, int, float, float, float, int, str]:
+        return (self.series, self.version, self.ts_ms, self.center, self.sigma, self.nsigmas, self.n, self.source)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> LimitsVersion:
+        series, version, ts_ms, center, sigma, nsigmas, n, source = row
+        return cls(
+            series=series,
+            version=version,
+            ts_ms=ts_ms,
+            center=center,
+            sigma=sigma,
+            nsigmas=nsigmas,
+            n=n,
+            source=source,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MachineInfoRecord:
+    """A machine announced its facts (`wire.MachineInfo`, from its birth message) at `ts_ms`."""
+
+    machine: str
+    ts_ms: int
+    info: MachineInfo
+
+    def to_row(self) -> tuple[str, int, str]:
+        """The info travels as its wire JSON text."""
+        return (self.machine, self.ts_ms, self.info.to_bytes().decode())
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> MachineInfoRecord:
+        machine, ts_ms, info = row
+        return cls(machine=machine, ts_ms=ts_ms, info=MachineInfo.from_bytes(info))
 
 
 @dataclass(frozen=True, slots=True)

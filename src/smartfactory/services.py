@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -13,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO, TypeVar
 
+from smartfactory.edge.mqtt import MqttClient, ProtocolVersion, Will
 from smartfactory.errors import BrokerError, ConfigError
 from smartfactory.ingest.monitor import MonitorStage, load_limits_file, watch_patterns
 from smartfactory.ingest.service import IngestService
 from smartfactory.ingest.spool import Spool
-from smartfactory.mqtt import MqttClient, ProtocolVersion, Will
 from smartfactory.settings import PROJECT_ROOT, Settings, parse_mqtt_url
 from smartfactory.sim.engine import Simulation
 from smartfactory.sim.loader import discover
@@ -27,7 +26,7 @@ from smartfactory.sim.publisher import PlantPublisher
 from smartfactory.sim.runner import RunStats, plan_start, run
 from smartfactory.sim.scenario import Scenario, load_scenario, resolve_scenario_file
 from smartfactory.storage import Storage, open_store
-from smartfactory.wire import HEALTH_PREFIX
+from smartfactory.wire import HEALTH_PREFIX, HealthPayload
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,7 +92,7 @@ def start_ingest(settings: Settings) -> RunningIngest:
         spool.close()
         raise
     monitor = build_monitor(settings, store)
-    lost = json.dumps({"worker": ingest.client_id, "state": "lost"}).encode()
+    lost = HealthPayload(worker=ingest.client_id, state="lost").to_bytes()
     will = Will(f"{HEALTH_PREFIX}/{ingest.client_id}", lost, qos=0, retain=True)
     versions: tuple[ProtocolVersion, ...] = ("5", "3.1.1")
     for version in versions:
@@ -105,6 +104,7 @@ def start_ingest(settings: Settings) -> RunningIngest:
             manual_ack=True,
             keepalive=settings.mqtt.keepalive,
             will=will,
+            fast_read=settings.mqtt.fast_reader,
         )
         service = IngestService(client, store, ingest, monitor=monitor, qos=settings.mqtt.qos, spool=spool)
         client.set_message_handler(service.on_message)  # before connect: queued messages arrive at once

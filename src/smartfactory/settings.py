@@ -33,6 +33,11 @@ class MqttSettings(_Section):
     qos: Literal[0, 1] = Field(1, description="QoS for telemetry publishes and subscriptions.")
     keepalive: int = Field(30, ge=5, description="MQTT keepalive in seconds.")
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for the broker to accept a connection.")
+    fast_reader: bool = Field(
+        False,
+        description="Opt-in: ingestion reads MQTT packets with its own parser on paho 2.x internals "
+        "(faster for many small messages; see docs/ingestion.md). Off: paho's public API only.",
+    )
 
 
 class IngestSettings(_Section):
@@ -50,6 +55,13 @@ class IngestSettings(_Section):
     )
     max_payload_bytes: int = Field(1_048_576, ge=64, description="Larger payloads are dead-lettered.")
     max_future_s: float = Field(86_400.0, ge=0, description="Reject timestamps further ahead than this.")
+    chart_future_s: float = Field(
+        5.0, ge=0, description="SPC charts only readings at most this far ahead of the receive clock (seconds)."
+    )
+    max_series: int = Field(20_000, ge=1, description="Most distinct series; readings of new ones are dead-lettered.")
+    max_series_per_machine: int = Field(
+        1000, ge=1, description="Most distinct series of one machine; new ones beyond are dead-lettered."
+    )
     max_age_s: float = Field(10 * 365 * 86_400.0, ge=0, description="Reject timestamps older than this (seconds).")
     health_interval: float = Field(5.0, gt=0, description="Seconds between health messages.")
     reject_log_interval: float = Field(

@@ -16,9 +16,16 @@ Every topic a machine speaks on follows the ISA-95 equipment hierarchy::
 | alarm       | sensor      | yes      | `AlarmPayload`       | SPC monitor (active-alarm state)   |
 | ack         | sensor      | no       | `AckPayload`         | dashboard: alarm acknowledgement   |
 
-System topics live under `_sf/` and are never taken for machine data: `_sf/deadletter/{reason}` and
-`_sf/health/{worker}`. A level is any non-empty UTF-8 text of at most 100 characters without `/`, `+`, `#`
-or control characters.
+System topics live under `_sf/` and are never taken for machine data: `_sf/deadletter/{reason}`
+(`DeadLetterPayload`) and `_sf/health/{worker}` (`HealthPayload`). A level is any non-empty UTF-8 text of at most
+100 characters without `/`, `+`, `#` or control characters; the first level (the enterprise) must not start with
+`$` (MQTT reserves such topics: a `#` subscription never receives them, so ingestion would never see the data).
+
+Topics, machine paths and series ids are parsed here and nowhere else: `Topic.parse`, `MachinePath.parse`
+(`.line_id` is the line's id, `area/line`), `parse_series` (a `SeriesId`). Every payload encodes itself with
+`to_bytes()` and decodes with `Model.from_bytes()`; the hot encoders (`reading_json`, `telemetry_json`) are built
+without pydantic and tested byte for byte against it. The birth (`StatusPayload.info`) carries the machine's facts
+(`MachineInfo`, `SignalInfo`), which ingestion stores for every reader.
 
 Timestamps are ISO-8601 with a zone (`2026-11-22T10:00:00.123Z`) or integer epoch milliseconds. They are kept
 to the millisecond. A reading is identified by (series, timestamp): the same series at the same millisecond is the
@@ -29,14 +36,24 @@ This module is pure: it imports no I/O library.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    model_validator,
+)
 
 from smartfactory.errors import WireError
 
@@ -98,9 +115,33 @@ class MachinePath:
             problem = _level_problem(getattr(self, field_name))
             if problem:
                 raise WireError("bad_topic", f"{field_name}: {problem}")
+        if self.enterprise.startswith("$"):
+            raise WireError(
+                "bad_topic",
+                f"enterprise {self.enterprise[:40]!r} starts with '$': MQTT reserves such topics and a '#' "
+                "subscription (ingestion) never receives them",
+            )
 
     def __str__(self) -> str:
         return f"{self.enterprise}/{self.site}/{self.area}/{self.line}/{self.machine}"
+
+    @classmethod
+    def parse(cls, text: str) -> MachinePath:
+        """`"ent/site/area/line/machine"` -> `MachinePath`; `WireError("bad_topic")` for anything else."""
+        levels = text.split("/")
+        if len(levels) != len(HIERARCHY):
+            raise WireError(
+                "bad_topic", f"{text[:200]!r} has {len(levels)} levels; expected enterprise/site/area/line/machine"
+            )
+        return cls(*levels)
+
+    @property
+    def line_id(self) -> str:
+        """The line's id everywhere in the project: `"area/line"`, e.g. `"machining/line-1"`.
+
+        A bare line name is not unique: two areas may each have a `line-1`.
+        """
+        return f"{self.area}/{self.line}"
 
     def topic(self, cls: MessageClass, name: str | None = None) -> str:
         """The topic of a message of class `cls` (and `name`, for example the sensor) from this machine."""
@@ -154,12 +195,58 @@ class Topic:
         return cls(path, message_class, levels[6] if len(levels) == 7 else None)
 
 
-def series_path(series: str) -> tuple[MachinePath, str]:
-    """Split a series id (`…/machine/telemetry/sensor`) into its machine path and sensor name."""
-    topic = Topic.parse(series)
+@dataclass(frozen=True, slots=True)
+class SeriesId:
+    """A parsed series id (`ent/site/area/line/machine/telemetry/sensor`): one sensor of one machine."""
+
+    path: MachinePath
+    sensor: str
+
+    def __post_init__(self) -> None:
+        problem = _level_problem(self.sensor)
+        if problem:
+            raise WireError("bad_topic", f"sensor: {problem}")
+
+    def __str__(self) -> str:
+        return f"{self.path}/{MessageClass.TELEMETRY.value}/{self.sensor}"
+
+    @property
+    def machine(self) -> str:
+        """The machine's path as text, `ent/site/area/line/machine`."""
+        return str(self.path)
+
+    @property
+    def line_id(self) -> str:
+        """The line's id, `area/line` (see `MachinePath.line_id`)."""
+        return self.path.line_id
+
+
+def parse_series(series: str) -> SeriesId:
+    """Parse a series id (`…/machine/telemetry/sensor`); `WireError("bad_topic")` for anything else."""
+    try:
+        topic = Topic.parse(series)
+    except WireError as exc:
+        raise WireError("bad_topic", f"{series[:200]!r} is not a series id (…/telemetry/sensor): {exc}") from None
     if topic.cls is not MessageClass.TELEMETRY or topic.name is None:
-        raise WireError("bad_topic", f"{series!r} is not a series id (…/telemetry/sensor)")
-    return topic.path, topic.name
+        raise WireError("bad_topic", f"{series[:200]!r} is not a series id (…/telemetry/sensor)")
+    return SeriesId(topic.path, topic.name)
+
+
+def alarm_id_for(series: str, ts_ms: int) -> str:
+    """The id of an alarm raised on `series` at `ts_ms`: 16 hex digits of the series' BLAKE2b digest, `@`, the time.
+
+    At most 37 characters whatever the series' length (`AlarmPayload.alarm_id` allows 100), unique per series
+    and millisecond (a 64-bit digest: a collision among a plant's series is practically impossible), and the
+    same in every run, so a redelivered reading raises the alarm it raised before.
+    """
+    digest = hashlib.blake2b(series.encode(), digest_size=8).hexdigest()
+    return f"{digest}@{ts_ms}"
+
+
+def series_path(series: str) -> tuple[MachinePath, str]:
+    """Split a series id into its machine path and sensor name (`parse_series`, as a tuple)."""
+    sid = parse_series(series)
+    return sid.path, sid.sensor
 
 
 # --------------------------------------------------------------------------------------------- timestamps
@@ -195,8 +282,16 @@ def parse_ts(value: object) -> int:
     raise ValueError("timestamp must be integer epoch milliseconds or ISO-8601 text with a zone")
 
 
-#: A timestamp on the wire: integer epoch milliseconds, or ISO-8601 text with a zone. Validated into epoch ms.
-Timestamp = Annotated[int, PlainValidator(parse_ts, json_schema_input_type=int | str)]
+#: A timestamp on the wire: integer epoch milliseconds, or ISO-8601 text with a zone. Validated into epoch ms;
+#: written (`to_bytes`) as ISO-8601 UTC text with milliseconds.
+Timestamp = Annotated[
+    int,
+    PlainValidator(parse_ts, json_schema_input_type=int | str),
+    PlainSerializer(format_ts, return_type=str, when_used="json"),
+]
+#: The same input rules as `Timestamp`, written as integer epoch milliseconds: the instants of a telemetry
+#: `batch` (13 bytes instead of 26 each) and the times of system payloads.
+EpochMs = Annotated[int, PlainValidator(parse_ts, json_schema_input_type=int | str)]
 
 
 def _finite(value: float) -> float:
@@ -206,17 +301,34 @@ def _finite(value: float) -> float:
 
 
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False), AfterValidator(_finite)]
+PositiveFloat = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False), AfterValidator(_finite)]
 Label = Annotated[str, Field(min_length=1, max_length=MAX_LEVEL_LENGTH)]
 Unit = Annotated[str, Field(max_length=32)]
+Count = Annotated[int, Field(strict=True, ge=0)]
 
 
 # --------------------------------------------------------------------------------------------- payloads
 
 
-class _Payload(BaseModel):
+class _Part(BaseModel):
+    """A strict, immutable JSON object: unknown fields are rejected. `to_bytes`/`from_bytes` encode and decode it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
-    v: Literal[1] = 1  # SCHEMA_VERSION
+    def to_bytes(self) -> bytes:
+        """Compact UTF-8 JSON; fields that are None are left out (they are the defaults)."""
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | str) -> Self:
+        """Validate JSON into the model (`pydantic.ValidationError` when it breaks the schema)."""
+        return cls.__pydantic_validator__.validate_json(data)  # type: ignore[no-any-return]
+
+
+class _Payload(_Part):
+    """A message payload: a `_Part` with the schema version `v`, accepted on input and never written (it is 1)."""
+
+    v: Literal[1] = Field(default=1, exclude=True)  # SCHEMA_VERSION
 
 
 class ReadingPayload(_Payload):
@@ -225,26 +337,32 @@ class ReadingPayload(_Payload):
     value: FiniteFloat
     ts: Timestamp
     unit: Unit | None = None
-    seq: Annotated[int, Field(strict=True, ge=0)] | None = None
+    seq: Count | None = None
+
+    def to_bytes(self) -> bytes:
+        return reading_json(self.value, self.ts, self.unit, self.seq)
 
 
 class Sample(_Payload):
-    """All sensors of one machine at one instant."""
+    """All sensors of one machine at one instant (in a `batch`, its `ts` is written as epoch milliseconds)."""
 
-    ts: Timestamp
+    ts: EpochMs
     values: Annotated[dict[Label, FiniteFloat], Field(min_length=1, max_length=1000)]
     units: dict[Label, Unit] | None = None
-    seq: Annotated[int, Field(strict=True, ge=0)] | None = None
+    seq: Count | None = None
 
 
 class MachineTelemetry(_Payload):
-    """Grouped readings on `…/telemetry`: either one `Sample` inline or a `batch` of them."""
+    """Grouped readings on `…/telemetry`: either one `Sample` inline or a `batch` of them.
+
+    Field order is the order written: `{"ts", "values", "units", "seq"}` inline, `{"batch", "units"}` batched.
+    """
 
     ts: Timestamp | None = None
     values: Annotated[dict[Label, FiniteFloat], Field(min_length=1, max_length=1000)] | None = None
-    units: dict[Label, Unit] | None = None
-    seq: Annotated[int, Field(strict=True, ge=0)] | None = None
     batch: Annotated[list[Sample], Field(min_length=1, max_length=100_000)] | None = None
+    units: dict[Label, Unit] | None = None
+    seq: Count | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> MachineTelemetry:
@@ -262,6 +380,18 @@ class MachineTelemetry(_Payload):
             raise ValueError("inline sample without ts or values")
         return [Sample.model_construct(ts=self.ts, values=self.values, units=self.units, seq=self.seq)]
 
+    def to_bytes(self) -> bytes:
+        if self.batch is None:
+            if self.ts is None or self.values is None:  # excluded by _one_form
+                raise ValueError("inline sample without ts or values")
+            return telemetry_json([(self.ts, self.values)], self.units, self.seq)
+        body: dict[str, Any] = {"batch": [_sample_body(s) for s in self.batch]}
+        if self.units is not None:
+            body["units"] = self.units
+        if self.seq is not None:
+            body["seq"] = self.seq
+        return _dumps(body)
+
 
 MachineState = Literal["running", "idle", "setup", "down", "planned"]
 
@@ -270,15 +400,53 @@ class StatePayload(_Payload):
     """Retained machine state on `…/state`. `reason` is a code such as `breakdown` or `changeover`."""
 
     state: MachineState
-    reason: Label | None = None
     ts: Timestamp
+    reason: Label | None = None
+
+
+#: What a signal is. `process`: a sensor sampled at a rate (telemetry); `quality`: a per-part characteristic
+#: (`QualityPayload.measurements`); `count`: an event count such as `reject_count` (telemetry, integer-valued).
+SignalKind = Literal["process", "quality", "count"]
+
+
+class SignalInfo(_Part):
+    """What a reader needs to know about one signal of a machine type: kind, unit, spec limits, resolution."""
+
+    kind: SignalKind
+    unit: Unit | None = None
+    lsl: FiniteFloat | None = None
+    usl: FiniteFloat | None = None
+    target: FiniteFloat | None = None
+    decimals: Annotated[int, Field(strict=True, ge=0, le=15)] | None = None
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> SignalInfo:
+        if self.lsl is not None and self.usl is not None and self.lsl >= self.usl:
+            raise ValueError(f"lsl ({self.lsl}) must be below usl ({self.usl})")
+        return self
+
+
+class MachineInfo(_Part):
+    """Machine-type facts carried in the birth: ideal cycle time, sampling interval, the signals it speaks.
+
+    Stored by ingestion (`Storage.write_machine_info`) so that readers need only the store.
+    """
+
+    machine_type: Label
+    ideal_cycle_s: PositiveFloat | None = None
+    sample_interval_s: PositiveFloat | None = None
+    signals: Annotated[dict[Label, SignalInfo], Field(max_length=1000)] = Field(default_factory=dict)
 
 
 class StatusPayload(_Payload):
-    """Retained online/offline status on `…/status` (birth message and last will)."""
+    """Retained online/offline status on `…/status` (birth message and last will).
+
+    The birth (`online`) may carry `info`, the machine's facts; the last will (`offline`) carries none.
+    """
 
     status: Literal["online", "offline"]
     ts: Timestamp | None = None
+    info: MachineInfo | None = None
 
 
 class QualityPayload(_Payload):
@@ -291,9 +459,10 @@ class QualityPayload(_Payload):
 
 
 class EventPayload(_Payload):
-    """A ground-truth event on `…/event`: a fault starting, a repair, a scenario step."""
+    """A ground-truth event on `…/event`: a fault starting, a repair, a scenario step; `rejected` answers a
+    command (or scenario step) the simulator refused, with `params["reason"]` saying why."""
 
-    kind: Literal["fault", "repair"]
+    kind: Literal["fault", "repair", "rejected"]
     fault: Label
     sensor: Label | None = None
     params: dict[Label, float | str] = Field(default_factory=dict)
@@ -328,16 +497,129 @@ class AckPayload(_Payload):
     ts: Timestamp
 
 
-def payload_to_json(payload: _Payload) -> bytes:
-    """Compact JSON bytes of a payload (the schema version `v` is left out: it defaults to 1)."""
-    return payload.model_dump_json(exclude_none=True, exclude={"v"}).encode()
+# --------------------------------------------------------------------------------------------- system payloads
+
+
+class DeadLetterPayload(_Payload):
+    """A rejected message on `_sf/deadletter/{reason}` (not retained); `payload` is its start, as text."""
+
+    MAX_PAYLOAD_CHARS: ClassVar[int] = 256
+
+    reason: str
+    detail: str
+    topic: str
+    received_ms: EpochMs
+    payload_size: Count
+    payload: str
+
+
+HealthState = Literal["ok", "spooling", "stopping", "stopped", "failed", "lost"]
+
+
+class HealthPayload(_Payload):
+    """An ingestion worker's counters on `_sf/health/{worker}` (retained); the last will is `state: lost` alone.
+
+    Every key is explained in `ingest/health.py` and docs/ingestion.md.
+    """
+
+    worker: str
+    state: HealthState
+    ts: EpochMs | None = None
+    uptime_s: float | None = None
+    interval_s: float | None = None
+    subscription: str | None = None
+    received: Count | None = None
+    readings: Count | None = None
+    stored: Count | None = None
+    duplicates: Count | None = None
+    conflicts: Count | None = None
+    redelivered: Count | None = None
+    rejected: dict[str, Count] | None = None
+    rejected_total: Count | None = None
+    rejected_again: Count | None = None
+    contained: dict[str, Count] | None = None
+    series: Count | None = None
+    spc_disabled: Count | None = None
+    spooled: Count | None = None
+    replayed: Count | None = None
+    write_errors: Count | None = None
+    alarms: Count | None = None
+    queue_depth: Count | None = None
+    data_age_ms: int | None = None
+    duplicates_known: bool | None = None
+    queue_bytes: Count | None = None
+    lag_ms: Count | None = None
+    spool_pending: Count | None = None
+    spool_bytes: Count | None = None
+
+
+# --------------------------------------------------------------------------------------------- encoders
+
+#: Every payload model, for documentation and property tests.
+PAYLOADS: tuple[type[_Payload], ...] = (
+    ReadingPayload,
+    MachineTelemetry,
+    Sample,
+    StatePayload,
+    StatusPayload,
+    QualityPayload,
+    EventPayload,
+    CommandPayload,
+    AlarmPayload,
+    AckPayload,
+    DeadLetterPayload,
+    HealthPayload,
+)
+
+
+def payload_to_json(payload: _Part) -> bytes:
+    """Compact JSON bytes of a payload: `payload.to_bytes()` (kept for callers of the first version)."""
+    return payload.to_bytes()
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    # The same text pydantic writes for these values: UTF-8 (not \u escapes), no spaces, floats by repr.
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _sample_body(sample: Sample) -> dict[str, Any]:
+    body: dict[str, Any] = {"ts": sample.ts, "values": sample.values}
+    if sample.units is not None:
+        body["units"] = sample.units
+    if sample.seq is not None:
+        body["seq"] = sample.seq
+    return body
 
 
 def reading_json(value: float, ts_ms: int, unit: str | None = None, seq: int | None = None) -> bytes:
-    """The payload of one reading, built without pydantic (hot path for publishers)."""
-    body: dict[str, Any] = {"value": value, "ts": format_ts(ts_ms)}
+    """The `ReadingPayload` of one reading, built without a model (the hot path of single-reading publishers)."""
+    body: dict[str, Any] = {"value": float(value), "ts": format_ts(ts_ms)}
     if unit is not None:
         body["unit"] = unit
     if seq is not None:
         body["seq"] = seq
-    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+    return _dumps(body)
+
+
+def telemetry_json(
+    samples: Sequence[tuple[int, Mapping[str, float]]],
+    units: Mapping[str, str] | None = None,
+    seq: int | None = None,
+) -> bytes:
+    """The `MachineTelemetry` of (ts_ms, values) instants, built without a model (the simulators' hot path).
+
+    One instant is written inline (`ts` as ISO-8601 text), several as a `batch` (each `ts` as epoch ms).
+    Values must be finite floats (`ValueError` otherwise; ints are written as ints and read back as floats).
+    """
+    if len(samples) == 1:
+        ts, values = samples[0]
+        body: dict[str, Any] = {"ts": format_ts(ts), "values": values}
+    else:
+        if not samples:
+            raise ValueError("telemetry needs at least one sample")
+        body = {"batch": [{"ts": ts, "values": values} for ts, values in samples]}
+    if units is not None:
+        body["units"] = units
+    if seq is not None:
+        body["seq"] = seq
+    return _dumps(body)

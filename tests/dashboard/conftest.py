@@ -1,13 +1,15 @@
-"""Dashboard fixtures: a seeded SQLite store, a private plant configuration, and the app's module path.
+"""Dashboard fixtures: a seeded SQLite store and a private plant file.
 
 The seeded plant (10 minutes of data ending at T0 + 599 s):
 
-- line `machining/line-1`, machine cnc-01 (type `test_mill`: spec limits on spindle_temp, ideal cycle 8 s,
-  a `diameter` part characteristic with limits): spindle_temp with one 70 °C spike at T0 + 500 s, power;
-  running since T0 − 2 h, down (breakdown) T0 + 300 s … T0 + 360 s, running again; 60 parts every 10 s from T0,
-  parts 10, 20 and 30 scrap.
-- line `moulding/line-2`, machine imm-01 (type `test_moulder`, ideal cycle 15 s from the plant file): melt_temp;
-  running from T0 − 10 min, setup (changeover) T0 + 100 s … T0 + 160 s; 30 parts every 20 s, all good.
+- line `machining/line-1`, machine cnc-01 (type `test_mill`; its birth announced spec limits on spindle_temp,
+  ideal cycle 8 s, a `diameter` part characteristic with limits): spindle_temp with one 70 °C spike at
+  T0 + 500 s, power; running since T0 − 2 h, down (breakdown) T0 + 300 s … T0 + 360 s, running again; 60 parts
+  every 10 s from T0, parts 10, 20 and 30 scrap. The live monitor stored the limits it learned from the first
+  50 spindle_temp readings (`spc.Limits.learn`, as ingestion does); it stored none for the other series.
+- line `moulding/line-2`, machine imm-01 (type `test_moulder`; its birth announced no ideal cycle time, the plant
+  file sets 15 s): melt_temp; running from T0 − 10 min, setup (changeover) T0 + 100 s … T0 + 160 s; 30 parts
+  every 20 s, all good.
 - alarms: `a1` active on cnc-01 spindle_temp (WE1) at T0 + 500 s, `a2` cleared on imm-01 melt_temp at T0 + 200 s.
 - ground truth: a shift on cnc-01 spindle_temp at T0 + 495 s (never repaired; detected by a1 after 5 s), a drift
   on imm-01 melt_temp T0 + 50 s … T0 + 80 s (missed; a2 came after the repair, so a2 is a false alarm).
@@ -15,7 +17,6 @@ The seeded plant (10 minutes of data ending at T0 + 599 s):
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,16 +25,23 @@ import numpy as np
 import pytest
 import streamlit as st
 
-from smartfactory.model import Alarm, FaultEvent, PartResult, Reading, StateChange
+from dashboard import link
+from smartfactory.edge.broker import RunningBroker
+from smartfactory.model import Alarm, FaultEvent, LimitsVersion, PartResult, Reading, StateChange
+from smartfactory.spc.streaming import Limits
 from smartfactory.storage.sqlite import SqliteStorage
+from smartfactory.wire import MachineInfo, SignalInfo
 from tests.conftest import ROOT, free_port
 
-DASHBOARD = ROOT / "dashboard"
-APP = str(DASHBOARD / "app.py")
-if str(DASHBOARD) not in sys.path:
-    sys.path.insert(0, str(DASHBOARD))  # the dashboard's own modules import each other by plain name
+APP = str(ROOT / "dashboard" / "app.py")
 
-import link  # noqa: E402  (needs the path above)
+
+@pytest.fixture
+def broker(private_broker: RunningBroker) -> RunningBroker:
+    """A broker of this test's own, not the session's shared one: the health topics are not below a
+    test's own prefix, and the acknowledgement test runs ingestion, which subscribes to `#`."""
+    return private_broker
+
 
 T0 = 1_795_341_600_000
 N = 600
@@ -47,38 +55,21 @@ SCRAP = (10, 20, 30)
 CNC_CYCLE_S = 8.0
 IMM_CYCLE_S = 15.0
 
-SIMULATOR = textwrap.dedent(
-    '''
-    """Test machine types: one with spec limits on a sensor and on a part characteristic."""
-    from dataclasses import dataclass
-
-    from smartfactory.sim import Characteristic, Machine, Sensor
-
-
-    @dataclass(frozen=True, slots=True)
-    class SpecSensor(Sensor):
-        lsl: float | None = None
-        usl: float | None = None
-        target: float | None = None
-
-
-    class TestMill(Machine):
-        """A mill with spec limits."""
-
-        ideal_cycle_s = 8.0
-        sensors = {
-            "spindle_temp": SpecSensor(unit="°C", nominal=62.0, sd=0.5, lsl=58.0, usl=66.0),
-            "power": Sensor(unit="kW", nominal=7.5, sd=0.1),
-        }
-        quality = {"diameter": Characteristic(unit="mm", target=20.0, sd=0.02, lsl=19.9, usl=20.1)}
-
-
-    class TestMoulder(Machine):
-        """A moulder without limits."""
-
-        sensors = {"melt_temp": Sensor(unit="°C", nominal=230.0, sd=1.0)}
-    '''
-)
+PHASE1 = 50  # settings.spc.phase1_points
+#: What the machines' births announced (ingestion stores them; the dashboard reads them from the store).
+MACHINE_INFO = {
+    CNC: MachineInfo(
+        machine_type="test_mill",
+        ideal_cycle_s=CNC_CYCLE_S,
+        sample_interval_s=1.0,
+        signals={
+            "spindle_temp": SignalInfo(kind="process", unit="°C", lsl=58.0, usl=66.0),
+            "power": SignalInfo(kind="process", unit="kW"),
+            "diameter": SignalInfo(kind="quality", unit="mm", target=20.0, lsl=19.9, usl=20.1),
+        },
+    ),
+    IMM: MachineInfo(machine_type="test_moulder", signals={"melt_temp": SignalInfo(kind="process", unit="°C")}),
+}
 PLANT = textwrap.dedent(
     """
     [plant]
@@ -110,6 +101,18 @@ def seed_readings(store: SqliteStorage) -> np.ndarray:
     melt = 230.0 + rng.normal(0, 1.0, N)
     store.write_readings([Reading(MELT, T0 + i * 1000, float(v), "°C") for i, v in enumerate(melt)])
     return temps
+
+
+def learned_limits(temps: np.ndarray) -> LimitsVersion:
+    """The version the live monitor stores for spindle_temp: learned from its first PHASE1 readings."""
+    limits = Limits.learn(temps[:PHASE1])
+    ts = T0 + (PHASE1 - 1) * 1000
+    return LimitsVersion(TEMP, 1, ts, limits.center, limits.sigma, limits.nsigmas, limits.n, limits.source)
+
+
+def seed_machine_info(store: SqliteStorage) -> None:
+    for machine, info in MACHINE_INFO.items():
+        store.write_machine_info(machine, T0 - 7_200_000, info)
 
 
 def seed_production(store: SqliteStorage) -> None:
@@ -149,10 +152,14 @@ def seed_alarms(store: SqliteStorage) -> None:
     )
 
 
-def seed_store(path: Path, *, readings: bool = True, production: bool = True, alarms: bool = True) -> None:
+def seed_store(
+    path: Path, *, readings: bool = True, production: bool = True, alarms: bool = True, info: bool = True
+) -> None:
     store = SqliteStorage(f"sqlite:///{path}")
+    if info:
+        seed_machine_info(store)
     if readings:
-        seed_readings(store)
+        store.write_limits([learned_limits(seed_readings(store))])
     if production:
         seed_production(store)
     if alarms:
@@ -162,10 +169,10 @@ def seed_store(path: Path, *, readings: bool = True, production: bool = True, al
 
 @pytest.fixture
 def dashboard_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Point the dashboard at a fresh file and a private plant; clear Streamlit's process-wide caches around it."""
+    """Point the dashboard at a fresh file and a private plant file; clear Streamlit's process-wide caches around
+    it. The simulators folder holds no machine types: the dashboard reads machine facts from the store."""
     sims = tmp_path / "simulators"
     (sims / "plants").mkdir(parents=True)
-    (sims / "test_machines.py").write_text(SIMULATOR)
     (sims / "plants" / "default.toml").write_text(PLANT)
     path = tmp_path / "dash.db"
     monkeypatch.setenv("SMARTFACTORY_STORE", f"sqlite:///{path}")

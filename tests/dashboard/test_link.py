@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from link import BrokerLink
+from dashboard.link import BrokerLink
 from streamlit.testing.v1 import AppTest
 
-from smartfactory.broker import RunningBroker
+from smartfactory.edge.broker import RunningBroker
+from smartfactory.edge.mqtt import Message, MqttClient
 from smartfactory.errors import BrokerError
 from smartfactory.model import Alarm
-from smartfactory.mqtt import Message, MqttClient
 from smartfactory.services import start_ingest
 from smartfactory.settings import BrokerAddress, load_settings
 from smartfactory.storage.sqlite import SqliteStorage

@@ -1,26 +1,18 @@
-"""The dashboard's pure modules, without Streamlit: window, SPC view, explanations, OEE adapters, tiles, CSV."""
+"""The dashboard's pure modules, without Streamlit: window, SPC view, OEE tables, tiles, alarms, CSV."""
 
 from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
-import alarmview
-import csvexport
-import explain
 import numpy as np
-import oeeview
 import pandas as pd
-import plantinfo
 import pytest
-import spcview
-import tiles
-import timewin
 
-from smartfactory import spc
-from smartfactory.model import Alarm, PartResult, StateChange
-from smartfactory.settings import load_settings
+from dashboard import alarmview, csvexport, oeeview, spcview, tiles, timewin
+from smartfactory import kpi, spc
+from smartfactory.ingest.monitor import MonitorStage
+from smartfactory.model import Alarm, LimitsVersion, Reading, StateChange
 
 M = "acme/plant1/machining/line-1/cnc-01"
 HOUR = 3_600_000
@@ -45,26 +37,44 @@ def test_window_ends_after_the_newest_reading() -> None:
 # ------------------------------------------------------------------------------------------ SPC view
 
 
-def test_live_monitor_limits_are_the_streaming_monitors() -> None:
+def monitor_version(ts: np.ndarray, x: np.ndarray, learn: int) -> LimitsVersion:
+    """The limits version the ingestion monitor records for a series after its first `learn` readings."""
+    stage = MonitorStage(phase1_points=learn, rules="none")
+    stage.observe([Reading("s", int(t), float(v)) for t, v in zip(ts, x, strict=True)])
+    (version,) = stage.take_limit_changes()
+    return version
+
+
+def test_stored_monitor_limits_set_the_chart() -> None:
     rng = np.random.default_rng(1)
     x = 10 + rng.normal(0, 1, 200)
     ts = np.arange(200, dtype=np.int64) * 1000
-    learned = spcview.learn_limits(ts[:50], x[:50])
-    assert learned is not None
-    monitor = spc.SeriesMonitor("s", learn=50)
-    for t, v in zip(ts[:50], x[:50], strict=True):
-        monitor.update(int(t), float(v))
-    assert monitor.limits is not None
-    assert learned.limits.center == pytest.approx(monitor.limits.center)
-    assert learned.limits.sigma == pytest.approx(monitor.limits.sigma)
-    # a window that starts after the learning readings: no phase I band, limits unchanged
-    view = spcview.variables_chart("I-MR", ts[100:], x[100:], rules=spc.WE_RULES, phase1=50, learned=learned)
+    stored = monitor_version(ts, x, 50)
+    assert (stored.source, stored.n, stored.ts_ms) == ("learned", 50, 49_000)
+    assert stored.center == pytest.approx(float(np.mean(x[:50])))
+    # a window that starts after the learning readings: no phase I band, the stored limits unchanged
+    view = spcview.variables_chart("I-MR", ts[100:], x[100:], rules=spc.WE_RULES, phase1=50, monitor=stored)
     assert view.phase1_span is None
-    assert float(view.main.center) == pytest.approx(learned.limits.center)
-    assert float(view.main.ucl) == pytest.approx(learned.limits.ucl)
+    assert float(view.main.center) == pytest.approx(stored.center)
+    assert float(view.main.ucl) == pytest.approx(stored.ucl)
+    assert "as stored (version 1" in view.limits_note
     # a window that covers them: the band spans exactly the learning readings
-    covering = spcview.variables_chart("I-MR", ts, x, rules=spc.WE_RULES, phase1=50, learned=learned)
+    covering = spcview.variables_chart("I-MR", ts, x, rules=spc.WE_RULES, phase1=50, monitor=stored)
     assert covering.phase1_span == (np.datetime64(0, "ms"), np.datetime64(49_000, "ms"))
+    # configured limits (no learning readings) with their own width: no band, the stored ±kσ
+    configured = LimitsVersion("s", 2, 0, 11.0, 0.5, 2.5, 0, "configured")
+    narrow = spcview.variables_chart("I-MR", ts, x, rules=spc.WE_RULES, phase1=50, monitor=configured)
+    assert narrow.phase1_span is None
+    assert (float(narrow.main.center), float(narrow.main.ucl)) == pytest.approx((11.0, 11.0 + 2.5 * 0.5))
+    table = spcview.limits_table([stored, configured])
+    assert list(table["version"]) == [2, 1]
+    assert list(table["UCL"]) == pytest.approx([configured.ucl, stored.ucl])
+
+
+def test_window_limits_say_they_are_computed_here() -> None:
+    x = np.arange(30, dtype=np.float64) % 3
+    view = spcview.variables_chart("I-MR", np.arange(30) * 1000, x, rules=(), phase1=20)
+    assert view.limits_note == "Limits computed here from the first 20 points of the window, not the monitor's."
 
 
 def test_window_phase_one_and_subgroups() -> None:
@@ -101,80 +111,38 @@ def test_capability_table_and_default_series() -> None:
     assert spcview.default_series(["a"], ["zzz"]) == 0
 
 
-# ------------------------------------------------------------------------------------------ explanations
-
-
-def test_why_names_the_rule_and_the_numbers() -> None:
-    x = np.zeros(30)
-    x[::2] = 1.0
-    x[1::2] = -1.0
-    x[25] = 10.0
-    chart = spc.imr(x, phase1=20, rules=spc.ALL_RULES).main
-    reasons = explain.why(chart, 25)
-    ucl = float(chart.ucl)
-    assert reasons[0] == f"WE1: 1 point beyond the 3σ limits (10 is above the UCL {ucl:.4g})"
-    assert explain.why(chart, 0) == []
-    table = explain.violations_table(chart, np.arange(30).astype("datetime64[s]"))
-    assert 25 in {int(t.timestamp()) for t in table["time (UTC)"]}
-
-
-def test_why_for_runs_and_time_weighted_signals() -> None:
-    x = np.concatenate([np.tile([0.5, -0.5], 10), np.full(10, 0.6)])
-    chart = spc.imr(x, phase1=20, rules=("WE4",)).main
-    assert explain.why(chart, 27) == [
-        "WE4: 8 consecutive points on one side of the centre line (8 points in a row above the centre 0)"
-    ]
-    shifted = np.concatenate([np.zeros(30) + np.tile([0.1, -0.1], 15), np.full(30, 3.0)])
-    cusum = spc.cusum(shifted, phase1=30)
-    first = int(np.flatnonzero(cusum.signal)[0])
-    assert explain.why(cusum, first)[0].startswith("CUSUM: C⁺ = ")
-    ewma = spc.ewma(shifted, phase1=30)
-    first = int(np.flatnonzero(ewma.signal)[0])
-    assert "EWMA: z = " in explain.why(ewma, first)[0]
-
-
-def test_thinning_keeps_extremes_and_every_run_start() -> None:
-    rng = np.random.default_rng(3)
-    y = rng.normal(0, 1, 100_000)
-    y[54_321] = 50.0
-    idx = explain.plot_indices(y, 2000)
-    assert len(idx) <= 2002
-    assert 54_321 in idx
-    assert list(explain.plot_indices(y[:10], 2000)) == list(range(10))
-    flagged = np.zeros(10_000, dtype=bool)
-    flagged[100:5000] = True
-    flagged[7000] = True
-    marks = explain.marker_indices(flagged, 50)
-    assert len(marks) <= 50
-    assert {100, 7000} <= set(marks.tolist())
-
-
 # ------------------------------------------------------------------------------------------ OEE adapters
 
 
-def test_intervals_pareto_and_ideal_cycle_estimate() -> None:
+def test_segments_and_pareto() -> None:
+    line = "machining/line-1"
     changes = [
-        StateChange(M, 0, "running"),
-        StateChange(M, 600_000, "down", "jam"),
-        StateChange(M, 660_000, "running"),
-        StateChange(M, 1_200_000, "setup", "changeover"),
-        StateChange(M, 1_380_000, "running"),
-        StateChange(M, 1_500_000, "bogus"),  # not a known state: skipped
+        StateChange(M, 0, "running", None, line),
+        StateChange(M, 600_000, "down", "jam", line),
+        StateChange(M, 660_000, "running", None, line),
+        StateChange(M, 1_200_000, "setup", "changeover", line),
+        StateChange(M, 1_380_000, "running", None, line),
     ]
-    ivs = oeeview.intervals(changes, 1_800_000)
-    assert [(str(iv.state), iv.start_ms, iv.end_ms) for iv in ivs][:2] == [
-        ("running", 0, 600_000),
-        ("down", 600_000, 660_000),
-    ]
-    assert ivs[0].line == "machining/line-1"
+    ivs = kpi.intervals_from_changes(changes, 1_800_000)
     pareto = oeeview.downtime_pareto(ivs, 0, 1_800_000)
     assert list(pareto["cause"]) == ["setup: changeover", "down: jam"]  # 3 minutes before 1 minute
     assert list(pareto["hours"]) == pytest.approx([3 / 60, 1 / 60])
     assert pareto["cumulative"].iloc[-1] == pytest.approx(1.0)
-    parts = [PartResult(M, t, str(t), True) for t in (0, 10_000, 20_000, 35_000, 45_000, 55_000)]
-    gaps = np.array([10, 10, 15, 10, 10], dtype=float)
-    assert oeeview.estimate_ideal_cycle(parts) == {M: pytest.approx(float(np.percentile(gaps, 10)))}
-    assert oeeview.estimate_ideal_cycle(parts[:4]) == {}  # too few parts to say
+    clipped = oeeview.segments(ivs, 630_000, 1_250_000)
+    assert list(zip(clipped["state"], clipped["start_ms"], clipped["end_ms"], strict=True)) == [
+        ("down", 630_000, 660_000),
+        ("running", 660_000, 1_200_000),
+        ("setup", 1_200_000, 1_250_000),
+    ]
+
+
+def test_calendar_choices_follow_the_plant() -> None:
+    plant_calendar = kpi.ShiftCalendar((kpi.Shift("day", "06:00", "18:00"),))
+    assert oeeview.calendar_choices(plant_calendar) == [oeeview.PLANT_CALENDAR]  # planned time as the CLI has it
+    assert oeeview.calendar_of(oeeview.PLANT_CALENDAR, plant_calendar) is plant_calendar
+    choices = oeeview.calendar_choices(None)
+    assert oeeview.calendar_of(choices[0], None) is oeeview.THREE_SHIFTS
+    assert oeeview.calendar_of(choices[1], None) is None
 
 
 def test_tiles_group_machines_by_line_and_mark_alarms() -> None:
@@ -187,33 +155,23 @@ def test_tiles_group_machines_by_line_and_mark_alarms() -> None:
             "unit": ["rpm", "°C", None],
         }
     )
-    changes = [StateChange(M, 0, "running"), StateChange(M, 1000, "down", "breakdown")]
+    changes = [StateChange(M, 0, "running", None, "machining/line-1")]
+    changes.append(StateChange(M, 1000, "down", "breakdown", "machining/line-1"))
+    current = {iv.machine: iv for iv in kpi.intervals_from_changes(changes, 2000)}  # the last one wins
     active = [Alarm("a", f"{M}/telemetry/temp", 500, ("WE1",), 70.0)]
-    lines = tiles.build(latest, changes, [], active, {}, 0, 2000)
+    lines = tiles.build(latest, current, {M: 0.5}, active)
     assert [line.line for line in lines] == ["machining/line-1", "moulding/line-2"]
     cnc = lines[0].machines[0]
-    assert (cnc.state, cnc.reason, cnc.state_since_ms, cnc.oee) == ("down", "breakdown", 1000, None)
+    assert (cnc.state, cnc.reason, cnc.state_since_ms, cnc.oee) == ("down", "breakdown", 1000, 0.5)
     assert [(r.sensor, r.text, r.alarmed) for r in cnc.readings] == [
         ("speed", "12,000 rpm", False),
         ("temp", "61.23 °C", True),
     ]
-    assert lines[1].machines[0].state is None
+    assert [a.alarm_id for a in cnc.alarms] == ["a"]
+    assert (lines[1].machines[0].state, lines[1].machines[0].oee) == (None, None)
 
 
-# ------------------------------------------------------------------------------------------ plant, alarms, CSV
-
-
-def test_plant_info_from_the_shipped_plant_and_a_broken_one(tmp_path: Path) -> None:
-    info = plantinfo.load_plant_info(load_settings())
-    assert info.ideal_cycle_s  # every machine of the default plant has one (the type's or the plant file's)
-    assert not info.problems
-    broken = tmp_path / "sims"
-    (broken / "plants").mkdir(parents=True)
-    (broken / "plants" / "default.toml").write_text("this is not toml [")
-    bad = plantinfo.load_plant_info(load_settings(sim={"dir": broken}))
-    assert bad.problems
-    assert bad.spec_for_series(f"{M}/telemetry/x") == plantinfo.SpecLimits()
-    assert plantinfo.spec_of({"lsl": 1}, {"lsl": 0, "usl": 2}) == plantinfo.SpecLimits(1.0, 2.0, None)
+# ------------------------------------------------------------------------------------------ alarms, CSV
 
 
 def test_alarm_status_filters_and_table() -> None:

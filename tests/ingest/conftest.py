@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from smartfactory.broker import Durability, RunningBroker, start_mosquitto
+from smartfactory.edge.broker import Durability, RunningBroker, start_mosquitto
+from smartfactory.edge.mqtt import Message, MqttClient
 from smartfactory.errors import StoreUnavailable
 from smartfactory.model import Reading
-from smartfactory.mqtt import Message, MqttClient
 from smartfactory.settings import BrokerAddress, Settings, load_settings
 from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import format_ts
@@ -28,6 +28,14 @@ from tests.conftest import HAVE_MOSQUITTO, broker_kind, free_port
 from tests.conftest import wait_until as shared_wait_until
 
 Published = list[tuple[str, bytes]]
+
+
+@pytest.fixture
+def broker(private_broker: RunningBroker) -> RunningBroker:
+    """A broker of this test's own, not the session's shared one: ingestion subscribes to `#` (it would
+    receive every earlier test's retained messages), and several tests here kill or restart the broker."""
+    return private_broker
+
 
 needs_mosquitto = pytest.mark.skipif(
     not HAVE_MOSQUITTO or broker_kind() != "mosquitto",
@@ -113,6 +121,33 @@ def stored_readings(store_url: str) -> dict[tuple[str, int], float]:
         return {(r.series, r.ts_ms): r.value for chunk in store.iter_readings() for r in chunk}
     finally:
         store.close()
+
+
+def send_barrier(address: BrokerAddress, store_url: str, enterprise: str = "barrier") -> Callable[[], bool]:
+    """Publish a barrier message and return the condition "ingestion has stored it", to poll with `wait_until`.
+
+    The barrier is one machine-state message on a machine of its own, published after everything else. Once it
+    is stored, every message the broker took before it has been delivered and written (one session's messages
+    arrive in order, and ingestion writes its batches in order), so "nothing more can arrive" becomes a condition
+    to poll instead of a time to sleep. It goes to the states table: readings, duplicates and dead letters are
+    unchanged.
+    """
+    machine = f"barrier-{uuid.uuid4().hex[:8]}"
+    body = json.dumps({"state": "idle", "ts": format_ts(int(time.time() * 1000))}).encode()
+    publisher = Publisher(address)
+    try:
+        publisher.send([(f"{enterprise}/p/a/l/{machine}/state", body)])
+    finally:
+        publisher.close()
+
+    def stored() -> bool:
+        store = SqliteStorage(store_url)
+        try:
+            return any(state.machine.endswith(f"/{machine}") for state in store.read_states())
+        finally:
+            store.close()
+
+    return stored
 
 
 def count_readings(store_url: str) -> int:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from smartfactory.broker import RunningBroker
+from smartfactory.edge.broker import RunningBroker
 from smartfactory.services import start_ingest
 from smartfactory.settings import BrokerAddress, Settings
 from tests.ingest.conftest import (
@@ -23,6 +22,7 @@ from tests.ingest.conftest import (
     ingest_settings,
     needs_mosquitto,
     readings_for,
+    send_barrier,
     stored_readings,
     wait_until,
 )
@@ -73,7 +73,8 @@ def test_kill_9_ingestion_mid_stream_and_restart_loses_nothing_and_stores_nothin
 
     second = start_process(settings, tmp_path, "second", broker.address)
     assert wait_until(lambda: count_readings(settings.store) == len(published), timeout=60)
-    time.sleep(0.5)  # nothing extra may arrive late
+    # nothing extra can arrive: every message before the barrier, redeliveries included, has been written
+    assert wait_until(send_barrier(broker.address, settings.store), timeout=60), second.output()
     assert second.terminate() == 0, second.output()
     assert stored_readings(settings.store) == expected_readings(published)  # every key once, values intact
     counters = final_counters(second)
@@ -117,12 +118,13 @@ def test_kill_9_the_broker_mid_stream_and_restart_it_loses_nothing(
     assert wait_until(lambda: running.service.counters.stored >= 1000, timeout=60)
     durable_broker.kill()  # SIGKILL: mosquitto gets no chance to save anything more
     stored_at_kill = running.service.counters.stored
-    time.sleep(0.5)
+    assert wait_until(lambda: not running.service.client.connected, timeout=30)  # ingestion saw it go
     durable_broker.restart()  # same port, same persistence file
     sender.join(120)
     assert not sender.is_alive()
     assert wait_until(lambda: running.service.counters.stored == len(published), timeout=90), running.service.health()
-    time.sleep(0.5)
+    # nothing extra can arrive: every message before the barrier, redeliveries included, has been written
+    assert wait_until(send_barrier(durable_broker.address, settings.store), timeout=60), running.service.health()
     assert running.stop()
     assert stored_at_kill < len(published)
     assert stored_readings(settings.store) == expected_readings(published)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from smartfactory.broker import RunningBroker
+from smartfactory.edge.broker import RunningBroker
+from smartfactory.edge.mqtt import MqttClient
 from smartfactory.ingest.service import IngestService
-from smartfactory.mqtt import MqttClient
 from smartfactory.services import start_ingest
 from smartfactory.settings import BrokerAddress
 from smartfactory.storage.sqlite import SqliteStorage
@@ -24,6 +24,7 @@ from tests.ingest.conftest import (
     ingest_settings,
     needs_mosquitto,
     readings_for,
+    send_barrier,
     stored_readings,
     wait_until,
 )
@@ -55,7 +56,7 @@ def test_n_published_readings_are_stored_once_with_their_values(
         expected[(f"{enterprise}/p/a/l/g2/telemetry/c", base + 100 + j)] = j / 3
     counters = running.service.counters
     assert wait_until(lambda: counters.stored >= len(expected))
-    time.sleep(0.3)  # nothing more may arrive
+    assert wait_until(send_barrier(broker.address, settings.store))  # nothing more can arrive
     assert running.stop()
     assert stored_readings(settings.store) == expected  # same keys, same values, nothing extra
     assert counters.stored == len(expected) == 3000 + 100 + 500
@@ -64,7 +65,7 @@ def test_n_published_readings_are_stored_once_with_their_values(
     assert counters.rejected == {}
 
 
-def test_a_duplicate_delivery_is_counted_not_stored_and_not_dead_lettered(
+def test_a_duplicate_delivery_is_counted_not_stored_and_a_conflict_is_counted_apart(
     broker: RunningBroker, tmp_path: Path, enterprise: str, publisher_factory: Callable[[BrokerAddress], Publisher]
 ) -> None:
     settings = ingest_settings(broker, tmp_path)
@@ -78,14 +79,17 @@ def test_a_duplicate_delivery_is_counted_not_stored_and_not_dead_lettered(
     # The same reading again (a publisher retry, a redelivery) and the same key with another value.
     publisher.send([(topic, json.dumps({"value": 1.0, "ts": ts}).encode())] * 2)
     publisher.send([(topic, json.dumps({"value": 9.0, "ts": ts}).encode())])
-    assert wait_until(lambda: counters.duplicates == 3)
+    assert wait_until(lambda: counters.duplicates == 2 and counters.conflicts == 1)
+    health = running.service.health()
     running.stop()
     store = SqliteStorage(settings.store)
-    assert store.read_series(topic)["value"].tolist() == [1.0]  # the first write wins
+    # a conflict is reported apart from the benign duplicates, and the last value written wins (as in InfluxDB)
+    assert store.read_series(topic)["value"].tolist() == [9.0]
     assert store.read_deadletters() == []
     store.close()
     assert counters.stored == 1
     assert counters.rejected == {}
+    assert (health["duplicates"], health["conflicts"]) == (2, 1)
 
 
 CASES: list[tuple[str, bytes, str]] = [

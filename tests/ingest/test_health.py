@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from smartfactory.broker import RunningBroker
+from smartfactory.edge.broker import RunningBroker
 from smartfactory.ingest.health import format_status
 from smartfactory.services import start_ingest
 from smartfactory.settings import BrokerAddress

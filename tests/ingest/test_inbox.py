@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+from smartfactory.edge.mqtt import Message
 from smartfactory.ingest.inbox import Inbox
-from smartfactory.mqtt import Message
+from tests.conftest import wait_until
 
 
 def msg(i: int, size: int = 10) -> Message:
@@ -66,7 +67,7 @@ def test_a_waiting_consumer_wakes_for_a_new_message() -> None:
     got: list[Message | None] = []
     consumer = threading.Thread(target=lambda: got.append(inbox.get(5)))
     consumer.start()
-    time.sleep(0.1)
+    assert wait_until(lambda: inbox._consumer_waiting, timeout=10)  # the consumer is asleep in get()
     started = time.monotonic()
     inbox.put(msg(7))
     consumer.join(5)
@@ -81,7 +82,7 @@ def test_close_releases_a_blocked_producer_and_refuses_new_messages() -> None:
     results: list[bool] = []
     producer = threading.Thread(target=lambda: results.append(inbox.put(msg(1))))
     producer.start()
-    time.sleep(0.1)
+    assert wait_until(lambda: inbox._producer_waiting, timeout=10)  # the producer is blocked in put()
     inbox.close()
     producer.join(2)
     assert results == [False]  # not taken, so never acknowledged: the broker keeps it

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from smartfactory.broker import RunningBroker
+from smartfactory.edge.broker import RunningBroker
 from smartfactory.services import start_ingest
 from smartfactory.settings import BrokerAddress
 from tests.ingest.conftest import (

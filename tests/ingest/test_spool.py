@@ -18,10 +18,12 @@ from smartfactory.model import (
     DeadLetter,
     FaultEvent,
     LimitsVersion,
+    MachineInfoRecord,
     PartResult,
     Reading,
     StateChange,
 )
+from smartfactory.wire import MachineInfo, SignalInfo
 
 
 def drain(spool: Spool) -> list[bytes]:
@@ -152,7 +154,19 @@ def batches(draw: st.DrawFn) -> Batch:
                 max_size=30,
             )
         ),
-        states=draw(st.lists(st.builds(StateChange, names, times, names, st.none() | names), max_size=3)),
+        states=draw(
+            st.lists(
+                st.builds(
+                    StateChange,
+                    machine=names,
+                    ts_ms=times,
+                    state=names,
+                    reason=st.none() | names,
+                    line=st.none() | names,
+                ),
+                max_size=3,
+            )
+        ),
         parts=draw(
             st.lists(
                 st.builds(PartResult, names, times, names, st.booleans(), st.dictionaries(names, finite)), max_size=3
@@ -193,6 +207,22 @@ def batches(draw: st.DrawFn) -> Batch:
                 max_size=2,
             )
         ),
+        infos=draw(
+            st.lists(
+                st.builds(
+                    MachineInfoRecord,
+                    machine=names,
+                    ts_ms=times,
+                    info=st.builds(
+                        MachineInfo,
+                        machine_type=names,
+                        ideal_cycle_s=st.none() | st.floats(min_value=0.001, max_value=1e6),
+                        signals=st.dictionaries(names, st.builds(SignalInfo, kind=st.just("process"), unit=names)),
+                    ),
+                ),
+                max_size=2,
+            )
+        ),
         deadletters=draw(
             st.lists(
                 st.builds(
@@ -208,10 +238,29 @@ def batches(draw: st.DrawFn) -> Batch:
 @given(batches())
 def test_a_batch_survives_the_spool_record_unchanged(batch: Batch) -> None:
     again = records.decode(records.encode(batch))
-    for name in ("readings", "states", "parts", "events", "acks", "alarms", "limits", "deadletters"):
+    for name in ("readings", "states", "parts", "events", "acks", "alarms", "limits", "infos", "deadletters"):
         assert getattr(again, name) == getattr(batch, name), name
 
 
 def test_a_record_of_another_version_is_refused() -> None:
     with pytest.raises(ValueError, match="version"):
         records.decode(b'{"v": 99, "series": [], "r": []}')
+
+
+def test_a_record_spooled_by_the_first_version_still_replays() -> None:
+    """Spool rows are the records' `to_row()`; rows written before `StateChange.line` existed have 4 fields."""
+    old = (
+        b'{"v":1,"series":["e/s/a/l/m/telemetry/t"],"r":[[0,5,1.5,null]],'
+        b'"s":[["e/s/a/l/m",5,"down","jam"]],"p":[["e/s/a/l/m",6,"p1",true,{"d":2.5}]],'
+        b'"a":[["a1","e/s/a/l/m/telemetry/t",7,["WE1"],1.5,true,"",null,null,null]],'
+        b'"d":[[8,"x/y","bad_json","oops","e30=",2]]}'
+    )
+    batch = records.decode(old)
+    assert batch.readings == [Reading(series="e/s/a/l/m/telemetry/t", ts_ms=5, value=1.5)]
+    assert batch.states == [StateChange(machine="e/s/a/l/m", ts_ms=5, state="down", reason="jam")]
+    assert batch.states[0].line_id == "a/l"
+    assert batch.parts == [PartResult(machine="e/s/a/l/m", ts_ms=6, part_id="p1", good=True, measurements={"d": 2.5})]
+    assert batch.alarms[0].rules == ("WE1",)
+    assert batch.deadletters == [
+        DeadLetter(received_ms=8, topic="x/y", reason="bad_json", detail="oops", payload=b"{}", payload_size=2)
+    ]

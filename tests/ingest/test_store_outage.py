@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smartfactory.broker import RunningBroker
+from smartfactory.edge.broker import RunningBroker
 from smartfactory.ingest.spool import Spool
 from smartfactory.services import spool_directory, start_ingest
 from smartfactory.settings import BrokerAddress

@@ -5,9 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from smartfactory.broker import RunningBroker
+from smartfactory.edge.broker import RunningBroker
 from smartfactory.services import RunningIngest, start_ingest
 from smartfactory.settings import Settings, load_settings
+
+
+@pytest.fixture
+def broker(private_broker: RunningBroker) -> RunningBroker:
+    """A broker of this test's own, not the session's shared one: ingestion subscribes to `#`, so on a
+    shared broker it would receive every earlier test's retained messages."""
+    return private_broker
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smartfactory.broker import RunningBroker
-from smartfactory.mqtt import Message, MqttClient
+from smartfactory.edge.broker import RunningBroker
+from smartfactory.edge.mqtt import Message, MqttClient
 from smartfactory.services import start_ingest
 from smartfactory.settings import load_settings
 from smartfactory.storage.sqlite import SqliteStorage

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from smartfactory.broker import RunningBroker
+from smartfactory.edge.broker import RunningBroker
+from smartfactory.edge.mqtt import MqttClient
 from smartfactory.ingest.decode import Decoder
-from smartfactory.mqtt import MqttClient
 from smartfactory.services import RunningIngest
 from smartfactory.settings import Settings
 from smartfactory.sim.loader import discover
@@ -21,6 +21,7 @@ from smartfactory.sim.runner import Simulation, run
 from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import MachinePath, format_ts
 from tests.conftest import ROOT, wait_until
+from tests.ingest.conftest import send_barrier
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +58,7 @@ def test_every_simulated_reading_is_stored_once_with_value_and_time(
 
     store = stored(pipeline_settings)
     assert wait_until(lambda: store.count_readings() >= len(expected))
-    time.sleep(0.3)  # nothing extra may arrive late
+    assert wait_until(send_barrier(broker.address, pipeline_settings.store))  # nothing extra can arrive
     got = {}
     for chunk in store.iter_readings():
         for reading in chunk:
@@ -141,7 +142,7 @@ def test_bad_messages_are_dead_lettered_and_good_ones_still_stored(
 
 
 def test_pipeline_works_on_the_in_process_broker_too(tmp_path: Path) -> None:
-    from smartfactory.broker import start_amqtt
+    from smartfactory.edge.broker import start_amqtt
     from smartfactory.services import start_ingest
     from smartfactory.settings import BrokerAddress, load_settings
     from tests.conftest import free_port

@@ -19,13 +19,17 @@ from tests.kpi.kpi_builders import MIN, at
 
 def test_changes_become_intervals_until_the_next_change() -> None:
     changes = [
-        StateChange("m", "L", "running", None, 0),
-        StateChange("m", "L", "running", None, 50),  # repeats the state: the episode goes on
-        StateChange("m", "L", "down", "jam", 100),
-        StateChange("m", "L", "idle", None, 130),
-        StateChange("m", "L", "running", None, 130),  # same instant: the later change wins
-        StateChange("m", "L", "down", "breakdown", 500),  # at `until`: dropped
-        StateChange("n", "L", "setup", "changeover", 20),
+        StateChange(machine="m", ts_ms=0, state="running", reason=None, line="L"),
+        StateChange(
+            machine="m", ts_ms=50, state="running", reason=None, line="L"
+        ),  # repeats the state: the episode goes on
+        StateChange(machine="m", ts_ms=100, state="down", reason="jam", line="L"),
+        StateChange(machine="m", ts_ms=130, state="idle", reason=None, line="L"),
+        StateChange(
+            machine="m", ts_ms=130, state="running", reason=None, line="L"
+        ),  # same instant: the later change wins
+        StateChange(machine="m", ts_ms=500, state="down", reason="breakdown", line="L"),  # at `until`: dropped
+        StateChange(machine="n", ts_ms=20, state="setup", reason="changeover", line="L"),
     ]
     assert intervals_from_changes(changes, until_ms=500) == [
         StateInterval("m", "L", "running", None, 0, 100),

@@ -11,12 +11,20 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from smartfactory.broker import RunningBroker
 from smartfactory.cli import main
+from smartfactory.edge.broker import RunningBroker
 from smartfactory.model import PartResult, StateChange
 from smartfactory.services import RunningIngest, start_ingest
 from smartfactory.settings import Settings, load_settings
 from smartfactory.storage.sqlite import SqliteStorage
+
+
+@pytest.fixture
+def broker(private_broker: RunningBroker) -> RunningBroker:
+    """A broker of this test's own, not the session's shared one: ingestion subscribes to `#`, so on a
+    shared broker it would receive every earlier test's retained messages."""
+    return private_broker
+
 
 RunOee = Callable[..., dict[str, Any]]
 

@@ -14,6 +14,7 @@ press-01 (line-2, ideal 30 s): runs through the break (480 min planned) making 1
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,8 @@ def test_json_matches_hand_arithmetic(run_oee: RunOee, store_url: str, plant_fil
     assert m3["performance"] == 1.0
     assert m3["oee"] == 1.0
 
-    line1 = rows[("line", "line-1", None)]
+    assert {name for level, name, _ in rows if level == "line"} == {"machining/line-1", "pressing/line-2"}
+    line1 = rows[("line", "machining/line-1", None)]
     assert line1["availability"] == pytest.approx((398 + 450) / (450 + 450))
     assert line1["performance"] == pytest.approx((350 * 60 + 700 * 30) / ((398 + 450) * 60))
     assert line1["quality"] == pytest.approx((340 * 60 + 700 * 30) / (350 * 60 + 700 * 30))
@@ -251,8 +253,23 @@ def test_no_states_in_window_says_what_to_do(store_url: str, plant_file: Path, t
     assert "stored machines" in err
 
 
-def test_machines_missing_from_the_plant_file_are_named(store_url: str, tmp_path: Path) -> None:
-    code, _, err = invoke("oee", "--store", store_url, "--plant", "default", "--since", SINCE, "--until", UNTIL)
-    assert code != 0
+def test_machines_without_an_ideal_cycle_time_are_left_out_and_named(store_url: str, tmp_path: Path) -> None:
+    """No births in this store; the default plant sets ideal cycle times for cnc-01 and cnc-02 but knows no
+    press-01: it is left out of every row and named, with what to do."""
+    args = ("oee", "--store", store_url, "--plant", "default", "--since", SINCE, "--until", UNTIL)
+    code, out, err = invoke(*args, "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["excluded"] == [M3]
+    assert {r["name"] for r in doc["rows"] if r["level"] == "machine"} == {M1, M2}
+    assert {r["name"] for r in doc["rows"] if r["level"] == "line"} == {"machining/line-1"}
+    assert M3 in err
+    assert "ideal_cycle_s" in err
+    assert "--plant" in err
+    code, out, _ = invoke(*args)
+    assert code == 0
+    assert "left out (no ideal cycle time)" in out
+    code, _, err = invoke(*args, "--machine", "press-01")
+    assert code != 0  # nothing left to compute
     assert M3 in err
     assert "--plant" in err

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from smartfactory.kpi import OeeReport
-from smartfactory.kpi_queries import oee_from_store, plant_oee_inputs
 from smartfactory.model import PartResult, StateChange
+from smartfactory.plant import load_plant, resolve_plant_file
+from smartfactory.query import oee_from_store, oee_inputs
 from smartfactory.settings import load_settings
 from smartfactory.sim.loader import discover
-from smartfactory.sim.plant import load_plant, resolve_plant_file
 from smartfactory.sim.truth import simulate_truth
 from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import format_ts
@@ -41,13 +41,15 @@ def test_every_window_matches_the_ground_truth(tmp_path: Path, run_oee: RunOee) 
         [StateChange(iv.machine, iv.start_ms, iv.state, iv.reason) for iv in sim.recorder.intervals(end)]
     )
     store.write_parts([PartResult(p.machine, p.ts_ms, f"p{i}", p.good) for i, p in enumerate(sim.recorder.parts)])
-    inputs = plant_oee_inputs(settings.sim.dir, "default")
+    for placed in sim.machines:  # what each machine's birth announced, as ingestion stores it
+        store.write_machine_info(str(placed.path), T0, placed.info)
+    inputs = oee_inputs(store, settings.sim.dir, "default")
     rng = np.random.default_rng(1)
     startups = 0
     try:
         for _ in range(25):
             a, b = sorted(int(x) for x in rng.integers(T0, end, size=2))
-            stored = oee_from_store(store, a, b, inputs)
+            stored = oee_from_store(store, a, b, inputs).report
             truth = sim.ground_truth(a, b)
             assert comparable(stored) == comparable(truth), (format_ts(a), format_ts(b))
             startups += truth.plant.startup_scrap_count

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from smartfactory.plant import Plant, load_plant, parse_plant
 from smartfactory.sim.engine import Simulation
 from smartfactory.sim.loader import Catalog, discover
-from smartfactory.sim.plant import Plant, load_plant, parse_plant
 from tests.conftest import ROOT
 
 SIMULATORS = ROOT / "simulators"

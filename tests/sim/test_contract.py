@@ -3,7 +3,8 @@
 For each machine type: every message it makes is valid wire format (checked with the pydantic models in
 `wire` and with the ingestion decoder), every declared sensor and characteristic shows up, verdicts agree with
 the spec limits, states and reasons are the codes OEE knows, the same seed gives the same bytes, and the
-declaration is sane (LSL < target < USL, a sensor's nominal inside its limits where it declares any).
+declaration is sane (LSL < target < USL, a sensor's nominal inside its limits where it declares any), and the
+birth message describes every signal (kind, unit, spec limits) as the type declares it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from smartfactory.ingest.decode import Decoder
 from smartfactory.kpi.codes import REASONS, State
 from smartfactory.model import DeadLetter
 from smartfactory.sim.checks import check_machine_type
+from smartfactory.sim.encode import status_payload
 from smartfactory.sim.engine import Simulation
 from smartfactory.sim.loader import Catalog, discover
 from smartfactory.sim.runner import run
@@ -132,3 +134,30 @@ def test_every_message_is_valid_wire_format(type_name: str, paced: bool) -> None
 @pytest.mark.parametrize("type_name", TYPES)
 def test_the_same_seed_gives_the_same_bytes(type_name: str) -> None:
     assert simulate(DISCOVERED, type_name, seed=11) == simulate(DISCOVERED, type_name, seed=11)
+
+
+@pytest.mark.parametrize("type_name", TYPES)
+def test_the_birth_describes_every_signal_of_the_type(type_name: str) -> None:
+    cls = DISCOVERED.get(type_name).cls
+    sim = Simulation(one_machine_plant(type_name), DISCOVERED, seed=1, start_ms=T0)
+    (placed,) = sim.machines
+    info = StatusPayload.model_validate_json(status_payload("online", T0, placed.info)).info
+    assert info is not None
+    assert (info.machine_type, info.ideal_cycle_s, info.sample_interval_s) == (
+        type_name,
+        cls.ideal_cycle_s,
+        cls.sample_interval_s,
+    )
+    assert set(info.signals) == set(cls.sensors) | set(cls.quality)
+    for name, char in cls.quality.items():
+        signal = info.signals[name]
+        assert (signal.kind, signal.unit, signal.lsl, signal.usl, signal.target) == (
+            "quality",
+            char.unit,
+            char.lsl,
+            char.usl,
+            char.target,
+        )
+    for name, sensor in cls.sensors.items():
+        assert info.signals[name].kind == ("count" if sensor.count else "process")
+        assert info.signals[name].decimals == sensor.decimals

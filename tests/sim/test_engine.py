@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from smartfactory.sim import Characteristic, Machine, Sensor, StateModel
+from smartfactory.sim import Characteristic, Context, Machine, Sensor, StateModel
 from smartfactory.sim.engine import Action, Simulation
 from smartfactory.sim.loader import Catalog, MachineType
 from smartfactory.sim.records import EventRec, PartRec, Record, Sample, StateRec, StatusRec
@@ -26,7 +26,7 @@ class Press(Machine):
     ideal_cycle_s = 600.0
     sensors: ClassVar[dict[str, Any]] = {"force": Sensor("kN", nominal=100.0, sd=0.0, idle=0.0)}
     quality: ClassVar[dict[str, Any]] = {"height": Characteristic("mm", target=5.0, sd=0.01, lsl=4.9, usl=5.1)}
-    states = StateModel(mtbf_s=3600.0, mttr_s=600.0, speed_loss=0.1, cycle_cv=0.05)
+    state_model = StateModel(mtbf_s=3600.0, mttr_s=600.0, speed_loss=0.1, cycle_cv=0.05)
 
 
 class Gauge(Machine):
@@ -35,7 +35,7 @@ class Gauge(Machine):
     sample_interval_s = 1.0
     ideal_cycle_s = 10.0
     sensors: ClassVar[dict[str, Any]] = {"level": Sensor("mm", nominal=10.0)}
-    states = StateModel(speed_loss=0.0, cycle_cv=0.0)
+    state_model = StateModel(speed_loss=0.0, cycle_cv=0.0)
 
 
 class Fragile(Machine):
@@ -44,10 +44,10 @@ class Fragile(Machine):
     sample_interval_s = 1.0
     sensors: ClassVar[dict[str, Any]] = {"x": Sensor("V", nominal=1.0)}
 
-    def sample(self, t_s: float) -> dict[str, float]:
-        if t_s >= 5:
+    def sample(self, ctx: Context) -> dict[str, float]:
+        if ctx.t_s >= 5:
             raise ZeroDivisionError("division by zero")
-        return super().sample(t_s)
+        return super().sample(ctx)
 
 
 def catalog_of(*classes: type[Machine]) -> Catalog:
@@ -202,7 +202,9 @@ def test_bad_injections_are_ignored_without_stopping_anything(make_sim: MakeSim)
 
 def test_a_broken_student_machine_goes_offline_and_the_others_keep_running() -> None:
     plant = one_machine_plant("fragile")
-    plant = type(plant)(plant.name, (*plant.machines, *one_machine_plant("gauge", line="line-2").machines))
+    plant = plant.model_copy(
+        update={"machines": (*plant.machines, *one_machine_plant("gauge", line="line-2").machines)}
+    )
     sim = Simulation(plant, catalog_of(Fragile, Gauge), seed=1, start_ms=T0)
     records = sim.advance(T0 + 20_000)
     fragile, _gauge = sim.machines
@@ -216,7 +218,9 @@ def test_a_broken_student_machine_goes_offline_and_the_others_keep_running() -> 
 
 def test_unknown_machine_types_are_skipped_and_reported(catalog: Catalog) -> None:
     plant = one_machine_plant("cnc_mill")
-    plant = type(plant)(plant.name, (*plant.machines, *one_machine_plant("no_such_type", line="l2").machines))
+    plant = plant.model_copy(
+        update={"machines": (*plant.machines, *one_machine_plant("no_such_type", line="l2").machines)}
+    )
     sim = Simulation(plant, catalog, seed=1, start_ms=T0)
     assert [m.path.machine for m in sim.machines] == ["m1"]
     assert "unknown machine type 'no_such_type'" in sim.problems[0]
@@ -251,7 +255,9 @@ def test_scenarios_naming_unknown_or_ambiguous_machines_fail_at_once(make_sim: M
     with pytest.raises(Exception, match="matches no machine"):
         sim.schedule(parse_scenario("events: [{at: 1, machine: cnc-09, clear: true}]"), T0)
     plant = one_machine_plant("gauge")
-    twins = type(plant)(plant.name, (*plant.machines, *one_machine_plant("gauge", line="line-2").machines))
+    twins = plant.model_copy(
+        update={"machines": (*plant.machines, *one_machine_plant("gauge", line="line-2").machines)}
+    )
     with pytest.raises(Exception, match="matches several machines"):
         Simulation(twins, catalog_of(Gauge), seed=1, start_ms=T0).schedule(
             parse_scenario("events: [{at: 1, machine: m1, clear: true}]"), T0

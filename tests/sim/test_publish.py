@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from smartfactory.broker import RunningBroker, start_mosquitto
 from smartfactory.cli import main
-from smartfactory.mqtt import Message, MqttClient
+from smartfactory.edge.broker import RunningBroker, start_mosquitto
+from smartfactory.edge.mqtt import Message, MqttClient
+from smartfactory.plant import Plant, parse_plant
 from smartfactory.sim.engine import Simulation
 from smartfactory.sim.loader import Catalog
-from smartfactory.sim.plant import Plant, parse_plant
 from smartfactory.sim.publisher import PlantPublisher
 from smartfactory.sim.runner import run
-from smartfactory.wire import parse_ts
+from smartfactory.wire import StatusPayload, parse_ts
 from tests.conftest import HAVE_MOSQUITTO, wait_until
 
 pytestmark = pytest.mark.integration
@@ -43,6 +43,9 @@ def small_plant(enterprise: str) -> Plant:
         line = "line-2"
         name = "filler-01"
         type = "filler"
+        ideal_cycle_s = 1.5
+        [machines.quality.fill_weight]
+        usl = 510.0
         """
     )
 
@@ -92,6 +95,17 @@ def test_each_machine_has_its_own_birth_and_last_will(broker: RunningBroker, sim
     born = statuses(broker, enterprise)
     assert {name: s["status"] for name, s in born.items()} == {"cnc-01": "online", "filler-01": "online"}
     assert all("ts" in s for s in born.values())
+    # the birth tells readers the machine's facts, the plant file's changes applied
+    filler = StatusPayload.model_validate(born["filler-01"]).info
+    assert filler is not None
+    assert (filler.machine_type, filler.ideal_cycle_s, filler.sample_interval_s) == ("filler", 1.5, 1.0)
+    weight = filler.signals["fill_weight"]
+    assert (weight.kind, weight.unit, weight.lsl, weight.usl, weight.target) == ("quality", "g", 495.0, 510.0, 502.0)
+    assert filler.signals["reject_count"].kind == "count"
+    assert filler.signals["conveyor_speed"].kind == "process"
+    cnc = StatusPayload.model_validate(born["cnc-01"]).info
+    assert cnc is not None
+    assert set(cnc.signals) == {"spindle_temp", "vibration_rms", "spindle_speed", "power", "diameter"}
     publisher.abort()  # the process dies: the broker publishes each machine's last will
     assert wait_until(lambda: {s["status"] for s in statuses(broker, enterprise).values()} == {"offline"}, timeout=10)
     assert all("ts" not in s for s in statuses(broker, enterprise).values())  # a will is written at connect time
@@ -156,6 +170,7 @@ def test_inject_refuses_unknown_faults_and_sensors_before_sending(broker: Runnin
 
 
 @pytest.mark.slow
+@pytest.mark.private_broker
 @pytest.mark.skipif(not HAVE_MOSQUITTO, reason="needs mosquitto with persistence (apt-get install mosquitto)")
 def test_nothing_published_at_qos_1_is_lost_across_a_broker_restart(
     broker: RunningBroker, sim: Simulation, enterprise: str, tmp_path: Path
@@ -175,19 +190,25 @@ def test_nothing_published_at_qos_1_is_lost_across_a_broker_restart(
     thread.start()
     restarted: RunningBroker | None = None
     try:
-        time.sleep(1.5)
+        assert wait_until(lambda: len(sent) >= 80, timeout=60)  # publishing while the broker is up
         broker.stop()  # SIGTERM: mosquitto saves sessions and retained messages
         down_at = time.time()
-        time.sleep(2.0)
+        assert wait_until(lambda: not any(c.connected for c in publisher.clients), timeout=30)
+        at_down = len(sent)
+        assert wait_until(lambda: len(sent) >= at_down + 40, timeout=60)  # and while it is away (held at QoS 1)
         restarted = start_mosquitto(broker.address, tmp_path / "broker")
-        time.sleep(2.5)
+        assert wait_until(lambda: all(c.connected for c in publisher.clients), timeout=60)
+        at_up = len(sent)
+        assert wait_until(lambda: len(sent) > max(at_up + 40, 200), timeout=60)  # and after it is back
         stop.set()
         thread.join(10)
         assert publisher.wait_published(20)
         expected = set(sent)
         assert len(expected) > 200
         assert wait_until(lambda: expected <= set(sub.payloads("/telemetry")), timeout=20)
-        births = [json.loads(p) for p in sub.payloads("/status")]
+        # distinct payloads: a birth sent while the listener was away arrives queued and again as the retained
+        # message when its reconnect resubscribes (MQTT sets the retain flag only on the second copy)
+        births = [json.loads(p) for p in set(sub.payloads("/status"))]
         reborn = [b for b in births if b["status"] == "online" and parse_ts(b["ts"]) / 1000 > down_at]
         assert len(reborn) == 2  # each machine said "online" again after its reconnect
     finally:
@@ -198,6 +219,7 @@ def test_nothing_published_at_qos_1_is_lost_across_a_broker_restart(
 
 
 @pytest.mark.slow
+@pytest.mark.private_broker
 @pytest.mark.parametrize("qos", [0, 1])
 def test_memory_stays_bounded_while_the_broker_is_away(broker: RunningBroker, sim: Simulation, qos: int) -> None:
     limit = 50
@@ -212,10 +234,19 @@ def test_memory_stays_bounded_while_the_broker_is_away(broker: RunningBroker, si
     tracemalloc.start()
     try:
         thread.start()
-        time.sleep(1.5)
+        # wait until back-pressure holds the run: neither the simulated clock nor the buffer moves between polls
+        last: list[tuple[int, int]] = []
+
+        def stalled() -> bool:
+            now = (sim.now_ms, publisher.outstanding)
+            held_still = bool(last) and last[-1] == now and now[1] > 0
+            last.append(now)
+            return held_still
+
+        assert wait_until(stalled, timeout=60, interval=0.5)
         first_ms, first_bytes = sim.now_ms, tracemalloc.get_traced_memory()[0]
         held = publisher.outstanding
-        time.sleep(1.5)
+        time.sleep(1.5)  # an observation window, not a synchronisation: nothing may grow or move during it
         grown = tracemalloc.get_traced_memory()[0] - first_bytes
         # back-pressure: every connection holds at most `limit` messages, and the simulation waits for them;
         # with QoS 0 telemetry is dropped while disconnected (MQTT allows it), but parts, states and events

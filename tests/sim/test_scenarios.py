@@ -12,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from smartfactory.durations import parse_duration
 from smartfactory.kpi import Level
+from smartfactory.plant import Plant
 from smartfactory.sim.lifecycle import MACHINE_FAULTS
 from smartfactory.sim.loader import Catalog
-from smartfactory.sim.plant import Plant
-from smartfactory.sim.rehearse import Rehearsal, rehearse
-from smartfactory.sim.scenario import Scenario, load_scenario, parse_duration
+from smartfactory.sim.scenario import Scenario, load_scenario
 from smartfactory.sim.signals import FAULT_KINDS
 from tests.conftest import ROOT
 from tests.sim.conftest import SIMULATORS
+from tests.sim.rehearse import Rehearsal, rehearse
 
 SCENARIOS = sorted((SIMULATORS / "scenarios").glob("*.yaml"))
 RUN_RULES = {"WE2", "WE3", "WE4"}
@@ -127,8 +128,11 @@ def test_a_breakdown_shows_in_oee(catalog: Catalog, default_plant: Plant) -> Non
     assert imm.mttr_s == pytest.approx(12 * 60)
     assert filler.availability == pytest.approx((minutes - 14) / minutes, abs=1e-6)
     assert filler.losses.small_stops == pytest.approx(14 * 60)  # waiting for caps (idle) and a 2-minute jam
-    assert result.oee.get(Level.LINE, "line-1").availability == 1.0
-    line1, line2 = result.oee.get(Level.LINE, "line-1").oee, result.oee.get(Level.LINE, "line-2").oee
+    assert result.oee.get(Level.LINE, "machining/line-1").availability == 1.0
+    line1, line2 = (
+        result.oee.get(Level.LINE, "machining/line-1").oee,
+        result.oee.get(Level.LINE, "packaging/line-2").oee,
+    )
     assert line1 is not None
     assert line2 is not None
     assert line2 < 0.6 < line1

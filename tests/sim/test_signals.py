@@ -11,11 +11,15 @@ from smartfactory.errors import SimulatorError
 from smartfactory.sim.signals import (
     AR1,
     FAULT_KINDS,
+    FAULTS,
+    Cycle,
     Draws,
     Drift,
     GrowingVariance,
     Shift,
+    Spikes,
     Stuck,
+    Variance,
     approach,
     make_behaviour,
 )
@@ -46,7 +50,7 @@ def test_first_order_lag_reaches_63_percent_after_one_time_constant() -> None:
 
 
 def test_drift_follows_operating_time_only() -> None:
-    drift = Drift("drift", rate=0.5)
+    drift = Drift(rate=0.5)
     drift.start(t_s=100.0, run_s=40.0)
     assert drift.offset(t_s=200.0, run_s=40.0) == 0.0  # 100 s passed, but the machine did not run
     assert drift.offset(t_s=300.0, run_s=50.0) == pytest.approx(5.0)
@@ -76,7 +80,7 @@ def test_variance_and_growing_variance_scale_the_noise() -> None:
 
 
 def test_stuck_sensor_repeats_its_first_value() -> None:
-    stuck = Stuck("stuck")
+    stuck = Stuck()
     assert [stuck.post(v) for v in (3.0, 4.0, 5.5)] == [3.0, 3.0, 3.0]
 
 
@@ -128,7 +132,47 @@ def test_bad_faults_are_refused_with_a_reason(kind: str, params: dict[str, float
 
 
 def test_shift_is_a_plain_offset() -> None:
-    shift = Shift("shift", size=-4.0)
+    shift = Shift(size=-4.0)
     assert shift.offset(1.0, 1.0) == -4.0
     assert shift.gain(1.0, 1.0) == 1.0
     assert shift.post(7.0) == 7.0
+
+
+def test_every_fault_kind_is_a_behaviour_class_with_its_documented_parameters() -> None:
+    assert set(FAULTS) == set(FAULT_KINDS)
+    for kind, cls in FAULTS.items():
+        assert cls.kind == kind
+        for parameter in cls.parameters():  # every parameter a class takes is named in its description
+            assert parameter in FAULT_KINDS[kind] or parameter == "sigmas_per_hour", (kind, parameter)
+
+
+def test_a_declared_behaviour_begins_as_a_fresh_copy_bound_to_its_signal() -> None:
+    declared = Spikes(prob=0.5, sigmas=4.0)
+    first = declared.begin(t_s=10.0, run_s=5.0, sd=0.5, draws=Draws(np.random.default_rng(1)))
+    second = declared.begin(t_s=20.0, run_s=9.0, sd=2.0, draws=Draws(np.random.default_rng(1)))
+    assert (first.started_t_s, second.started_t_s) == (10.0, 20.0)
+    assert {abs(v) for v in (first.post(0.0) for _ in range(50)) if v} == {2.0}  # 4 σ of a 0.5 sd signal
+    assert {abs(v) for v in (second.post(0.0) for _ in range(50)) if v} == {8.0}
+    assert declared.draws is None  # the declaration itself never draws
+    warm = Cycle(sigmas=1.0, period_s=40.0).begin(t_s=0.0, run_s=0.0, sd=3.0)
+    assert warm.offset(10.0, 0.0) == pytest.approx(3.0)
+
+
+def test_scaling_multiplies_sizes_and_rates_but_not_probabilities_or_periods() -> None:
+    assert Shift(size=2.0).scaled(3.0) == Shift(size=6.0)
+    assert Spikes(prob=0.1, sigmas=2.0).scaled(2.0) == Spikes(prob=0.1, sigmas=4.0)
+    assert Cycle(amplitude=1.0, period_s=60.0).scaled(2.0) == Cycle(amplitude=2.0, period_s=60.0)
+    assert Variance(factor=2.0).scaled(1.5).gain(0.0, 0.0) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Spikes(prob=1.5), r"\[0, 1\]"),
+        (lambda: Variance(factor=-1.0), "≥ 0"),
+        (lambda: Cycle(period_s=0.0), "period_s must be a positive number"),
+    ],
+)
+def test_bad_declarations_fail_when_the_simulator_file_is_loaded(make: object, message: str) -> None:
+    with pytest.raises(SimulatorError, match=message):
+        make()  # type: ignore[operator]

@@ -7,8 +7,8 @@ import pytest
 from smartfactory import kpi
 from smartfactory.ingest.decode import Decoder
 from smartfactory.model import DeadLetter
+from smartfactory.plant import Plant
 from smartfactory.sim.loader import Catalog
-from smartfactory.sim.plant import Plant
 from smartfactory.sim.runner import run
 from smartfactory.sim.scenario import parse_scenario
 from smartfactory.sim.truth import oee_inputs, simulate_truth, truth_document
@@ -38,10 +38,16 @@ def test_oee_from_published_messages_equals_the_ground_truth(make_sim: MakeSim) 
         assert not isinstance(decoded, DeadLetter)
         for c in decoded.states:  # exactly what a storage query would return
             changes.append(
-                kpi.StateChange(c.machine, MachinePath(*c.machine.split("/")).line, c.state, c.reason, c.ts_ms)
+                kpi.StateChange(
+                    machine=c.machine,
+                    ts_ms=c.ts_ms,
+                    state=c.state,
+                    reason=c.reason,
+                    line=MachinePath.parse(c.machine).line_id,
+                )
             )
         for p in decoded.parts:
-            parts.append(kpi.PartEvent(p.machine, MachinePath(*p.machine.split("/")).line, p.ts_ms, p.good))
+            parts.append(kpi.PartEvent(p.machine, MachinePath.parse(p.machine).line_id, p.ts_ms, p.good))
 
     run(sim, publish, speed=0, duration_s=6 * 3600, clock=lambda: (T0 + 100 * HOUR) / 1000)
     since, until = sim.start_ms, sim.now_ms

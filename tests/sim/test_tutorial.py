@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from smartfactory.cli import main
 from smartfactory.ingest.decode import Decoder
 from smartfactory.model import DeadLetter
+from smartfactory.plant import load_plant
 from smartfactory.sim.encode import Encoder
 from smartfactory.sim.engine import Action, Simulation
 from smartfactory.sim.loader import discover
-from smartfactory.sim.plant import load_plant
 from smartfactory.sim.records import EventRec, PartRec
 from smartfactory.storage.sqlite import SqliteStorage
 from tests.conftest import ROOT

@@ -1,4 +1,4 @@
-"""Shared fixtures for the SPC tests: the open reference data in ../shared/datasets/spc."""
+"""Fixtures for the SPC tests: the open reference data in tests/spc/data (provenance in its README.md)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REFERENCE = Path(__file__).parents[2].parent / "shared" / "datasets" / "spc"
+REFERENCE = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
 def reference() -> Path:
-    if not (REFERENCE / "expected").is_dir():
-        pytest.skip(f"reference data folder {REFERENCE} is absent (it lives next to the repo in ../shared)")
+    """The reference folder; it is part of the repository, so its absence is a failure, not a skip."""
+    for part in ("inputs", "expected"):
+        assert (REFERENCE / part).is_dir(), f"{REFERENCE / part} is missing: the reference data is part of the repo"
     return REFERENCE
 
 

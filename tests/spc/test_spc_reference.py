@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -139,3 +141,15 @@ def test_circuit_c(circuit: pd.DataFrame, expected: Any) -> None:
 
 def test_the_tests_above_cover_every_reference_chart(expected: Any) -> None:
     assert set(expected("rules_we_nelson.json")["charts"]) == {"xbar", "R", "S", "p", "np", "p2", "c"}
+
+
+def test_the_reference_files_are_the_published_ones(reference: Path) -> None:
+    """The data files still match the checksums recorded when they were copied in (see data/README.md)."""
+    listed = {}
+    for line in (reference / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        listed[name] = digest
+    present = {str(f.relative_to(reference)) for f in reference.glob("*/*") if f.is_file()}
+    assert present == set(listed), "every data file is listed in SHA256SUMS, and only those"
+    for name, digest in listed.items():
+        assert hashlib.sha256((reference / name).read_bytes()).hexdigest() == digest, name

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import MOSQUITTO, ROOT, free_port, wait_until
 
 DEPLOY = ROOT / "deploy"
 PASSWORDS = {
@@ -28,7 +28,7 @@ ROOT_TOPIC = "acme/plant1"
 MACHINE = f"{ROOT_TOPIC}/machining/line-1/cnc-01"
 
 pytestmark = pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("mosquitto", "mosquitto_pub", "mosquitto_sub", "mosquitto_passwd")),
+    MOSQUITTO is None or not all(shutil.which(tool) for tool in ("mosquitto_pub", "mosquitto_sub", "mosquitto_passwd")),
     reason="needs mosquitto and mosquitto-clients (CI installs them: apt-get install mosquitto mosquitto-clients)",
 )
 
@@ -37,6 +37,7 @@ pytestmark = pytest.mark.skipif(
 class Broker:
     port: int
     process: subprocess.Popen[bytes]
+    log: Path
 
     def pub(self, user: str, password: str, topic: str, message: str = "1", retain: bool = False) -> int:
         args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-u", user, "-P", password]
@@ -73,8 +74,10 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         .replace("/deploy/mosquitto/conf.d", str(DEPLOY / "mosquitto" / "conf.d"))
         .replace("log_dest stdout", f"log_dest file {data / 'mosquitto.log'}")
     )
-    (tmp_path / "mosquitto.conf").write_text(conf + f"\nuser {os.environ.get('USER') or 'root'}\n")
-    process = subprocess.Popen(["mosquitto", "-c", str(tmp_path / "mosquitto.conf")], stderr=subprocess.PIPE)
+    # `log_type subscribe` (test only) logs each subscription once it is in place, for the tests to poll
+    (tmp_path / "mosquitto.conf").write_text(conf + f"\nlog_type subscribe\nuser {os.environ.get('USER') or 'root'}\n")
+    assert MOSQUITTO is not None
+    process = subprocess.Popen([MOSQUITTO, "-c", str(tmp_path / "mosquitto.conf")], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -83,11 +86,23 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         except OSError:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             time.sleep(0.05)
-    yield Broker(port, process)
+    yield Broker(port, process, data / "mosquitto.log")
     process.terminate()
     process.wait(10)
     if process.stderr:
         process.stderr.close()
+
+
+def subscriptions(log: Path) -> list[str]:
+    """`qos filter` of every subscription the broker has logged (log_type subscribe)."""
+    if not log.exists():
+        return []
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        parts = line.split()  # "<time>: <client id> <qos> <filter>"
+        if len(parts) == 4 and parts[0].endswith(":") and parts[2].isdigit():
+            found.append(f"{parts[2]} {parts[3]}")
+    return found
 
 
 def collect(listener: subprocess.Popen[str], until: str) -> list[str]:
@@ -144,7 +159,8 @@ def test_who_may_publish_and_read_what(broker: Broker) -> None:
     everything = broker.sub(*ingest, "#")
     dashboard_view = broker.sub(*dash, "#")
     sim_view = broker.sub(*sim, "#")
-    time.sleep(0.5)  # subscriptions in place
+    # subscriptions in place: mosquitto has logged all three ("<client id> <qos> <filter>")
+    assert wait_until(lambda: subscriptions(broker.log).count("1 #") == 3, timeout=30), broker.log.read_text()
 
     attempts = [
         (sim, f"{MACHINE}/telemetry/spindle_temp", True),

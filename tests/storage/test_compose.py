@@ -16,7 +16,7 @@ import yaml
 
 from smartfactory.settings import known_env_names, parse_mqtt_url
 from smartfactory.storage.influxconf import parse_influx_url
-from tests.conftest import ROOT
+from tests.conftest import ROOT, path_with_interpreter_bin
 
 COMPOSE = ROOT / "docker-compose.yml"
 SCALE = ROOT / "deploy" / "compose.scale.yml"
@@ -167,7 +167,10 @@ def test_dockerfile_installs_editable_and_runs_the_checking_entrypoint() -> None
 
 
 def run_entrypoint(script: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ}
+    """Run an entrypoint as the image does: in the image pip puts `smartfactory` on PATH; here the test's own
+    interpreter folder (the venv's bin) goes first, since `.venv/bin/python -m pytest` does not put it on PATH."""
+    clean = {key: os.environ[key] for key in ("HOME",) if key in os.environ}
+    clean["PATH"] = path_with_interpreter_bin()
     return subprocess.run(["sh", str(script), *args], env={**clean, **env}, capture_output=True, text=True, timeout=60)
 
 
@@ -202,3 +205,23 @@ def test_influxdb_entrypoint_refuses_placeholders() -> None:
     result = run_entrypoint(ROOT / "deploy" / "influxdb" / "entrypoint.sh", env, "influxd")
     assert result.returncode == 78
     assert "DOCKER_INFLUXDB_INIT_PASSWORD still holds the placeholder" in result.stderr
+
+
+def test_the_entrypoint_says_so_when_smartfactory_is_not_on_path(tmp_path: Path) -> None:
+    """Outside the image, a PATH without the venv's bin gets a message naming the fix, not a bare 'not found'."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("sh", "dirname", "grep", "printf"):
+        found = shutil.which(tool)
+        if found:
+            (tools / tool).symlink_to(found)
+    result = subprocess.run(
+        ["sh", str(ROOT / "deploy" / "smartfactory-entrypoint.sh"), "--version"],
+        env={"PATH": str(tools), "MQTT_PASSWORD": "ingestSecret0123"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 127, result.stderr
+    assert "smartfactory command is not on PATH" in result.stderr
+    assert "venv's bin folder first on PATH" in result.stderr

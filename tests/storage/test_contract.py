@@ -6,6 +6,7 @@ import pandas as pd
 
 from smartfactory.model import Alarm, AlarmAck, DeadLetter, FaultEvent, PartResult, Reading, StateChange
 from smartfactory.storage import Storage
+from smartfactory.wire import MachineInfo, SignalInfo
 
 HOSTILE = 'x") |> drop() \\'  # quote, pipe, spaces, trailing backslash: a legal topic level
 
@@ -190,3 +191,38 @@ def test_limits_are_versioned_per_series(store: Storage) -> None:
     assert store.read_limits(B) == [other]
     assert store.read_limits("acme/x/y/z/w/telemetry/none") == []
     assert second.ucl == 62.5 + 3 * 0.4
+
+
+def _info(machine_type: str, cycle: float | None = 30.0) -> MachineInfo:
+    return MachineInfo(
+        machine_type=machine_type,
+        ideal_cycle_s=cycle,
+        sample_interval_s=1.0,
+        signals={
+            "spindle_temp": SignalInfo(kind="process", unit="°C", decimals=1),
+            "bore": SignalInfo(kind="quality", unit="mm", lsl=24.95, usl=25.05, target=25.0, decimals=3),
+            "reject_count": SignalInfo(kind="count"),
+        },
+    )
+
+
+def test_machine_info_newest_per_machine_wins(store: Storage) -> None:
+    assert store.read_machine_info() == {}
+    other = "acme/plant1/packaging/line-2/filler-01"
+    store.write_machine_info(MACHINE, T0, _info("cnc"))
+    store.write_machine_info(other, T0, _info("filler", cycle=None))
+    store.write_machine_info(MACHINE, T0, _info("cnc"))  # a redelivered birth: no change
+    assert store.read_machine_info() == {MACHINE: _info("cnc"), other: _info("filler", cycle=None)}
+    store.write_machine_info(MACHINE, T0 + 60_000, _info("cnc", cycle=25.0))  # reconnected with new facts
+    store.write_machine_info(MACHINE, T0 + 30_000, _info("stale"))  # an older birth arriving late loses
+    found = store.read_machine_info()
+    assert found[MACHINE] == _info("cnc", cycle=25.0)
+    assert found[MACHINE].signals["bore"].usl == 25.05
+    assert found[other].ideal_cycle_s is None
+
+
+def test_machine_info_of_hostile_names_round_trips(store: Storage) -> None:
+    machine = f"acme/plant 1/area,a=b/line-1/{HOSTILE}"
+    info = MachineInfo(machine_type=HOSTILE, signals={HOSTILE: SignalInfo(kind="process", unit='"\\\n')})
+    store.write_machine_info(machine, T0, info)
+    assert store.read_machine_info() == {machine: info}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from smartfactory.errors import ConfigError
+from smartfactory.errors import ConfigError, TransientError
+from smartfactory.retry import RetryPolicy, call_with_retries
 from smartfactory.storage import open_store
 from smartfactory.storage.influxconf import parse_influx_url, store_url
-from smartfactory.storage.retry import RetryPolicy, TransientError, call_with_retries
 
 
 def test_plain_url_defaults() -> None:
@@ -25,7 +25,7 @@ def test_tls_url_for_cloud_with_options() -> None:
     )
     assert target.http_url == "https://eu-central-1-1.aws.cloud2.influxdata.com:443"
     assert target.org == "my org"
-    assert (target.batch_size, target.retry.retries, target.retry.first_delay) == (2000, 5, 0.1)
+    assert (target.batch_size, target.retry.retries, target.retry.initial) == (2000, 5, 0.1)
     assert (target.timeout_s, target.ca_file, target.gzip) == (30.0, "/etc/ssl/lab.pem", True)
 
 
@@ -76,7 +76,7 @@ def test_open_store_builds_influx_backend_without_contacting_the_server() -> Non
 
 
 def test_retry_policy_doubles_and_caps_and_honours_retry_after() -> None:
-    policy = RetryPolicy(retries=5, first_delay=0.5, max_delay=3.0)
+    policy = RetryPolicy(retries=5, initial=0.5, max=3.0)
     assert [policy.delay(n) for n in range(1, 5)] == [0.5, 1.0, 2.0, 3.0]
     assert policy.delay(1, retry_after=2.5) == 2.5
     assert policy.delay(1, retry_after=60) == 3.0
@@ -92,7 +92,7 @@ def test_call_with_retries_retries_transient_failures_then_gives_up() -> None:
             raise outcome
         return outcome
 
-    assert call_with_retries(flaky, RetryPolicy(retries=3, first_delay=0.25), pauses.append) == "stored"
+    assert call_with_retries(flaky, RetryPolicy(retries=3, initial=0.25), pauses.append) == "stored"
     assert pauses == [0.25, 1.5]
 
     def down() -> str:
@@ -100,7 +100,7 @@ def test_call_with_retries_retries_transient_failures_then_gives_up() -> None:
 
     pauses.clear()
     with pytest.raises(TransientError, match="refused"):
-        call_with_retries(down, RetryPolicy(retries=2, first_delay=0.1), pauses.append)
+        call_with_retries(down, RetryPolicy(retries=2, initial=0.1), pauses.append)
     assert pauses == [0.1, 0.2]
 
 

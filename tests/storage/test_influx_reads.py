@@ -16,6 +16,7 @@ import pytest
 from smartfactory.model import AlarmAck, Reading
 from smartfactory.storage import lineprotocol as lp
 from smartfactory.storage.influx import InfluxStorage
+from smartfactory.wire import MachineInfo, SignalInfo
 from tests.storage.lpref import parse_line
 
 SERIES = "acme/plant1/machining/line-1/cnc-01/telemetry/spindle_temp"
@@ -200,3 +201,32 @@ def test_delete_before_asks_the_delete_api_for_each_measurement(
     assert [c[1] for c in calls] == [f'_measurement="{m}"' for m in ("reading", "deadletter", "part", "event")]
     assert {c[0] for c in calls} == {"2026-11-22T09:59:59.999999999Z"}  # T0 is 2026-11-22T10:00Z
     assert {c[2:] for c in calls} == {("plant", "o")}
+
+
+def test_machine_info_is_one_string_field_per_machine_and_reads_back_newest(store: InfluxStorage) -> None:
+    machine = "acme/plant1/machining/line-1/cnc-01"
+    info = MachineInfo(
+        machine_type='c"n\\c',
+        ideal_cycle_s=30.0,
+        signals={"bore": SignalInfo(kind="quality", unit="mm\n", lsl=24.95, usl=25.05)},
+    )
+    stub = Stub(store, [])
+    store.write_machine_info(machine, T0, info)
+    (point,) = (parse_line(line) for line in stub.posted)
+    assert point.measurement == "machine_info"
+    assert point.tags == dict(lp.machine_tags(machine))
+    assert point.ts == T0 * lp.NS_PER_MS
+    assert MachineInfo.from_bytes(lp.decode_text(str(point.fields["info"]))) == info
+    # read: what InfluxDB returns for `last()` per machine series: its tags, time and the field value
+    other = "acme/plant1/packaging/line-2/filler-01"
+    rows = [
+        {**dict(lp.machine_tags(machine)), "_time": at(T0), "_value": point.fields["info"]},
+        {**dict(lp.machine_tags(other)), "_time": at(T0), "_value": '{"machine_type":"filler"}'},
+    ]
+    stub.answers.append(rows)
+    assert store.read_machine_info() == {machine: info, other: MachineInfo(machine_type="filler")}
+    (query,) = stub.queries
+    assert 'r._measurement == "machine_info"' in query
+    assert 'r._field == "info"' in query
+    assert "|> last()" in query
+    assert "range(start: time(v: 0)" in query  # every birth ever stored, not a recent window

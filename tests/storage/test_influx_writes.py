@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from smartfactory.errors import StoreError, StoreUnavailable
 from smartfactory.model import Reading, StateChange
 from smartfactory.storage.influx import InfluxStorage
 from smartfactory.storage.influxconf import store_url
+from smartfactory.wire import MachineInfo, SignalInfo
+from tests.conftest import wait_until
 from tests.storage.victoria import TOKEN, VictoriaMetrics
 
 pytestmark = pytest.mark.influx
@@ -98,6 +99,20 @@ def test_other_records_are_written_with_their_tags_and_times(victoria: VictoriaM
     store.close()
 
 
+def test_machine_info_is_accepted_as_one_point_per_birth(victoria: VictoriaMetrics) -> None:
+    """The string field shows up as metric `machine_info_info`; reading it back needs Flux (unit-tested)."""
+    store = InfluxStorage(victoria.store_url(), token=TOKEN)
+    machine = f"acme/plant1/machining/line-1/{HOSTILE_MACHINE}"
+    info = MachineInfo(machine_type="cnc", ideal_cycle_s=30.0, signals={"t": SignalInfo(kind="process", unit="°C")})
+    store.write_machine_info(machine, T0, info)
+    store.write_machine_info(machine, T0 + 60_000, info)
+    (series,) = victoria.export("machine_info_info", expect=2)
+    assert series.labels["machine"] == HOSTILE_MACHINE
+    assert series.labels["area"] == "machining"
+    assert sorted(series.points) == [T0, T0 + 60_000]
+    store.close()
+
+
 def test_outage_in_the_middle_loses_nothing(victoria: VictoriaMetrics) -> None:
     quick = InfluxStorage(victoria.store_url(retries=2, retry_delay=0.05, timeout=2), token=TOKEN)
     first, second, third = readings(2000), readings(2000, T0 + 10_000), readings(2000, T0 + 20_000)
@@ -112,7 +127,7 @@ def test_outage_in_the_middle_loses_nothing(victoria: VictoriaMetrics) -> None:
     outcome: list[object] = []
     writer = threading.Thread(target=lambda: outcome.append(patient.write_readings(second)))
     writer.start()
-    time.sleep(0.5)
+    assert wait_until(lambda: patient.retried >= 2, timeout=30)  # it has met the outage and retries
     assert writer.is_alive()  # still retrying while the server is down
     victoria.start()
     writer.join(30)

@@ -17,6 +17,7 @@ from smartfactory.errors import StoreError
 from smartfactory.model import Alarm, DeadLetter, FaultEvent, PartResult, Reading, StateChange
 from smartfactory.storage import open_store
 from smartfactory.storage.sqlite import MIGRATIONS, SCHEMA_VERSION, SqliteStorage, path_from_url
+from smartfactory.wire import MachineInfo
 
 MACHINE = "acme/plant1/machining/line-1/cnc-01"
 SERIES = f"{MACHINE}/telemetry/spindle_temp"
@@ -236,3 +237,38 @@ def test_a_dashboard_process_reads_while_ingestion_writes(tmp_path: Path) -> Non
     assert newest[-1] > newest[0]  # the reader saw the writer's progress while it wrote
     assert writer.count_readings() == written[-1]
     writer.close()
+
+
+def test_a_version_3_file_gains_the_machine_info_table(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:3]:
+        for statement in migration.split(";"):
+            if statement.strip():
+                old.execute(statement)
+    old.execute("PRAGMA user_version=3")
+    old.execute("INSERT INTO states VALUES (?, 5, 'down', 'jam')", (MACHINE,))
+    old.close()
+    store = SqliteStorage(f"sqlite:///{path}")
+    assert store.read_states() == [StateChange(machine=MACHINE, ts_ms=5, state="down", reason="jam")]
+    assert store.read_machine_info() == {}
+    store.write_machine_info(MACHINE, 10, MachineInfo(machine_type="cnc", ideal_cycle_s=30.0))
+    store.close()
+    again = SqliteStorage(f"sqlite:///{path}")  # persisted, and the file is now current
+    assert again.read_machine_info() == {MACHINE: MachineInfo(machine_type="cnc", ideal_cycle_s=30.0)}
+    again.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()
+
+
+def test_stored_info_a_newer_version_wrote_is_skipped_not_fatal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SqliteStorage(f"sqlite:///{tmp_path / 'mixed.db'}")
+    store.write_machine_info(MACHINE, 10, MachineInfo(machine_type="cnc"))
+    other = "acme/plant1/machining/line-1/cnc-02"
+    store._write("INSERT INTO machine_info VALUES (?, ?, ?)", [(other, 10, '{"machine_type":"cnc","colour":"red"}')])
+    assert store.read_machine_info() == {MACHINE: MachineInfo(machine_type="cnc")}
+    assert "cnc-02" in caplog.text
+    store.close()

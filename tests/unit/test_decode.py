@@ -87,7 +87,59 @@ def test_state_quality_event_and_ack_classes() -> None:
     ack = decode(f"{MACHINE}/ack/spindle_temp", b'{"alarm_id": "a1", "ts": %d}' % NOW)
     assert isinstance(ack, Decoded)
     assert ack.acks[0].series == SERIES
-    for passive in (f"{MACHINE}/status", f"{MACHINE}/cmd", f"{MACHINE}/alarm/spindle_temp"):
-        out = decode(passive, b"{}")
+    passive = {
+        f"{MACHINE}/cmd": b'{"action": "clear"}',
+        f"{MACHINE}/alarm/spindle_temp": b'{"alarm_id": "a1", "active": false, "rules": [], "ts": %d}' % NOW,
+    }
+    for topic, body in passive.items():  # validated, not stored; garbage on them is a dead letter (issue 13)
+        out = decode(topic, body)
         assert isinstance(out, Decoded)
         assert out.readings == []
+        garbage = decode(topic, b"{}")
+        assert isinstance(garbage, DeadLetter)
+        assert garbage.reason == "bad_payload"
+
+
+BIRTH = (
+    b'{"status": "online", "ts": "2026-11-22T09:59:00.000Z", "info": {"machine_type": "cnc", "ideal_cycle_s": 30,'
+    b' "signals": {"bore": {"kind": "quality", "unit": "mm", "lsl": 24.95, "usl": 25.05}}}}'
+)
+
+
+def test_a_birth_with_info_yields_the_machine_facts() -> None:
+    out = decode(f"{MACHINE}/status", BIRTH)
+    assert isinstance(out, Decoded)
+    (record,) = out.infos
+    assert record.machine == MACHINE
+    assert record.ts_ms == NOW - 60_000
+    assert record.info.machine_type == "cnc"
+    assert record.info.ideal_cycle_s == 30.0
+    assert record.info.signals["bore"].usl == 25.05
+    assert (out.readings, out.states) == ([], ())
+
+
+def test_status_without_info_or_time_stores_nothing_and_info_without_time_takes_the_receive_time() -> None:
+    for plain in (b'{"status": "offline"}', b'{"status": "online", "ts": %d}' % NOW):
+        out = decode(f"{MACHINE}/status", plain)
+        assert isinstance(out, Decoded)
+        assert out.infos == ()
+    timeless = decode(f"{MACHINE}/status", b'{"status": "online", "info": {"machine_type": "cnc"}}')
+    assert isinstance(timeless, Decoded)
+    assert timeless.infos[0].ts_ms == NOW
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{}", "bad_payload"),
+        (b'{"status": "sleeping"}', "bad_payload"),
+        (b'{"status": "online", "info": {"machine_type": "cnc", "ideal_cycle_s": -1}}', "bad_payload"),
+        (b'{"status": "online", "info": {"machine_type": "cnc", "colour": "red"}}', "bad_payload"),
+        (b'{"status": "online", "ts": "2099-01-01T00:00:00Z", "info": {"machine_type": "cnc"}}', "bad_timestamp"),
+    ],
+)
+def test_a_broken_status_is_a_dead_letter(payload: bytes, reason: str) -> None:
+    """Status payloads are validated like every stored class (before births carried facts they passed unread)."""
+    out = decode(f"{MACHINE}/status", payload)
+    assert isinstance(out, DeadLetter)
+    assert out.reason == reason, out.detail

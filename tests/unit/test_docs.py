@@ -10,18 +10,7 @@ from smartfactory.cli import main
 from smartfactory.settings import known_env_names
 from tests.conftest import ROOT
 
-PAYLOADS = [
-    wire.ReadingPayload,
-    wire.MachineTelemetry,
-    wire.Sample,
-    wire.StatePayload,
-    wire.StatusPayload,
-    wire.QualityPayload,
-    wire.EventPayload,
-    wire.CommandPayload,
-    wire.AlarmPayload,
-    wire.AckPayload,
-]
+PAYLOADS = [*wire.PAYLOADS, wire.MachineInfo, wire.SignalInfo]  # every payload model and the parts of a birth
 
 
 def test_every_setting_is_documented() -> None:

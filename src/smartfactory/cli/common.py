@@ -1,11 +1,15 @@
-"""Shared CLI plumbing: common options, settings from env + flags, logging, and friendly errors."""
+"""Shared CLI plumbing: common options, settings from env + flags, logging, friendly errors, and signals."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -43,7 +47,7 @@ def settings_from(**flags: Any) -> Settings:
 
 
 def friendly_errors(func: F) -> F:
-    """Turn our own errors into a one-line message and exit status 2 instead of a traceback."""
+    """Turn our own errors (every `SmartfactoryError`, see errors.py) into a one-line message, exit status 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -58,3 +62,31 @@ def friendly_errors(func: F) -> F:
 def echo(message: str) -> None:
     """Progress and status lines go to stderr so stdout stays clean for data (export, JSON)."""
     click.echo(message, err=True)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    on_signal: Callable[[int], None] | None = None, signals: Sequence[signal.Signals] = STOP_SIGNALS
+) -> Iterator[threading.Event]:
+    """While inside, Ctrl-C and SIGTERM set the yielded event (and call `on_signal(signum)`) instead of raising.
+
+    On the way out, however it is left, the handlers that were there before come back. Nest it to change what a
+    signal does for a while (a second Ctrl-C during a flush only prints a note). Main thread only (Python's rule).
+    """
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        if on_signal is not None:
+            on_signal(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            if old is not None:  # None: a handler not set from Python, which cannot be put back
+                signal.signal(sig, old)

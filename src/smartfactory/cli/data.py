@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from smartfactory.cli.common import echo, friendly_errors, mqtt_option, settings_from, store_option
+from smartfactory.durations import parse_duration
+from smartfactory.edge.mqtt import Message, MqttClient
 from smartfactory.errors import ConfigError
-from smartfactory.mqtt import Message, MqttClient
 from smartfactory.services import open_configured_store
 from smartfactory.settings import masked_dump, parse_mqtt_url
 from smartfactory.sim.describe import catalog_lines, check_fault, resolve_machine
@@ -32,17 +33,18 @@ from smartfactory.wire import (
 
 
 def parse_time(text: str | None) -> int | None:
-    """`2026-11-22T10:00Z`, `2026-11-22` (UTC), or relative to now: `15m`, `2h`, `7d` ago."""
+    """`2026-11-22T10:00Z`, `2026-11-22` (UTC), or a duration with a unit that long ago: `15m`, `2h`, `1h30m`, `7d`."""
     if text is None:
         return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text[-1:] in units and text[:-1].replace(".", "", 1).isdigit():
-        delta = timedelta(seconds=float(text[:-1]) * units[text[-1]])
-        return ms_from_datetime(datetime.now(UTC) - delta)
+    with contextlib.suppress(ConfigError):  # the one duration syntax (smartfactory.durations)
+        ago_s = parse_duration(text, unit_required=True)
+        return ms_from_datetime(datetime.now(UTC) - timedelta(seconds=ago_s))
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"cannot read time {text!r}: use ISO-8601 (2026-11-22T10:00Z) or 15m / 2h / 7d") from None
+        raise ConfigError(
+            f"cannot read time {text!r}: use ISO-8601 (2026-11-22T10:00Z) or a time ago such as 15m, 2h, 1h30m, 7d"
+        ) from None
     return ms_from_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 

@@ -8,11 +8,12 @@ from collections.abc import Sequence
 
 import click
 
-from smartfactory.cli.common import friendly_errors, settings_from, store_option
+from smartfactory.cli.common import echo, friendly_errors, settings_from, store_option
 from smartfactory.cli.data import parse_time
 from smartfactory.errors import ConfigError
 from smartfactory.kpi import OeeReport, OeeResult
-from smartfactory.kpi_queries import oee_from_store, plant_oee_inputs
+from smartfactory.query.oee import excluded_note, oee_from_store, oee_inputs
+from smartfactory.query.series import line_and_name
 from smartfactory.services import open_configured_store
 from smartfactory.wire import format_ts
 
@@ -30,9 +31,9 @@ def _hours(seconds: float | None) -> str:
 
 
 def _short(row: OeeResult) -> str:
-    """Machines as line/machine (the full path is in the JSON), lines and plant by name."""
+    """Machines as line/machine (the full path is in the JSON), lines by line id (area/line), plant by name."""
     if row.level.value == "machine":
-        return "/".join(row.name.split("/")[-2:])
+        return line_and_name(row.name)
     return row.name
 
 
@@ -92,7 +93,7 @@ def format_table(rows: Sequence[OeeResult], *, with_shift: bool) -> str:
 
     lines = [fmt(header), *(fmt(c) for c in cells)]
     if any(row.performance_capped for row in rows):
-        lines.append("* performance above 100 % capped: the ideal cycle time in the plant file is too slow")
+        lines.append("* performance above 100 % capped: the ideal cycle time (birth message or plant file) is too slow")
     if any(row.unrecorded_s > 0 for row in rows):
         lines.append("note: some planned time has no stored state (unrecorded, left out of planned time); see JSON")
     return "\n".join(lines)
@@ -116,7 +117,9 @@ def select_rows(report: OeeReport, shifts: Sequence[str], by_shift: bool, whole:
 @store_option
 @click.option("--since", required=True, help="Start (ISO-8601 like 2026-11-22T06:00Z, or 15m / 2h / 7d ago).")
 @click.option("--until", default=None, help="End, exclusive (same forms; default now).")
-@click.option("--line", "lines", multiple=True, help="Only this line (line-1 or machining/line-1); repeatable.")
+@click.option(
+    "--line", "lines", multiple=True, help="Only this line: machining/line-1 (line-1 if one area has it); repeatable."
+)
 @click.option("--machine", "machines", multiple=True, help="Only this machine (name, line/name or full path).")
 @click.option("--shift", "shifts", multiple=True, help="Only this shift: a name (early) or a label (early 2026-11-22).")
 @click.option("--by-shift", is_flag=True, help="Table: add a row per shift of the plant calendar.")
@@ -141,30 +144,40 @@ def oee(
     """OEE (availability × performance × quality), the six big losses, MTBF and MTTR for a time window, per
     machine, line and plant, from the stored machine states and parts.
 
-    Ideal cycle times, the shift calendar and the loss settings come from the plant file. JSON prints every
-    row (whole window, then each shift) as `kpi.OeeReport.to_dicts()` under "rows"; --shift keeps only that
-    shift's rows. Definitions: docs/oee.md.
+    Ideal cycle times come from the machines' birth messages in the store, else from the plant file; a machine
+    with neither is left out and named. The shift calendar and the loss settings come from the plant file.
+    JSON prints every row (whole window, then each shift) as `kpi.OeeReport.to_dicts()` under "rows", and the
+    machines left out under "excluded"; --shift keeps only that shift's rows. Definitions: docs/oee.md.
     """
     settings = settings_from(store=store)
     since_ms = parse_time(since)
     assert since_ms is not None  # --since is required
     until_ms = parse_time(until) or int(time.time() * 1000)
-    inputs = plant_oee_inputs(settings.sim.dir, plant or settings.sim.plant)
     storage = open_configured_store(settings)
     try:
-        report = oee_from_store(storage, since_ms, until_ms, inputs, lines=lines, machines=machines)
+        inputs = oee_inputs(storage, settings.sim.dir, plant or settings.sim.plant)
+        result = oee_from_store(storage, since_ms, until_ms, inputs, lines=lines, machines=machines)
     finally:
         storage.close()
+    report = result.report
+    note = None
+    if result.excluded:
+        note = f"{excluded_note(result.excluded, inputs.plant_source)}; or pick the plant they come from with --plant"
     if fmt == "json":
         rows = select_rows(report, shifts, by_shift=not shifts, whole=not shifts)
         document = {
             "since_ms": report.since_ms,
             "until_ms": report.until_ms,
             "plant": inputs.plant,
+            "excluded": list(result.excluded),
             "rows": [r.to_dict() for r in rows],
         }
         click.echo(json.dumps(document, indent=2))
+        if note:
+            echo(f"note: {note}")
         return
     rows = select_rows(report, shifts, by_shift=by_shift, whole=not shifts)
     click.echo(f"OEE {format_ts(since_ms)} … {format_ts(until_ms)}, plant {inputs.plant}")
     click.echo(format_table(rows, with_shift=by_shift or bool(shifts)))
+    if note:
+        click.echo(f"note: {note}")

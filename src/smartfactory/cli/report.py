@@ -9,7 +9,8 @@ import click
 
 from smartfactory.cli.common import friendly_errors, settings_from, store_option
 from smartfactory.cli.data import parse_time
-from smartfactory.report import detection_report
+from smartfactory.query.detection import detection_from_store
+from smartfactory.query.series import short
 from smartfactory.services import open_configured_store
 from smartfactory.wire import format_ts
 
@@ -39,12 +40,11 @@ def detection(store: str | None, since: str | None, until: str | None, grace: fl
     try:
         since_ms = parse_time(since)
         until_ms = parse_time(until) or int(time.time() * 1000)
-        events = [e for e in storage.read_events(since_ms=since_ms) if e.ts_ms < until_ms]
-        alarms = [a for a in storage.read_alarms(since_ms=since_ms) if a.ts_ms < until_ms]
+        stored = detection_from_store(storage, since_ms, until_ms, grace_ms=round(grace * 1000))
     finally:
         storage.close()
-    result = detection_report(events, alarms, grace_ms=round(grace * 1000))
-    starts = [e.ts_ms for e in events] + [a.ts_ms for a in alarms]
+    result = stored.report
+    starts = [e.ts_ms for e in stored.events] + [a.ts_ms for a in stored.alarms]
     window_start = since_ms if since_ms is not None else min(starts, default=until_ms)
     hours = max(until_ms - window_start, 1) / 3_600_000
     summary = {
@@ -59,7 +59,7 @@ def detection(store: str | None, since: str | None, until: str | None, grace: fl
         click.echo("no injected faults in the window: run a scenario (smartfactory demo --scenario tool-wear)")
     for row in result.detections:
         episode = row.episode
-        where = f"{episode.machine.rsplit('/', 1)[-1]}{'/' + episode.sensor if episode.sensor else ''}"
+        where = f"{short(episode.machine)}{'/' + episode.sensor if episode.sensor else ''}"
         if row.alarm_ms is None:
             found = "NOT DETECTED"
         else:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType
 
 import click
 
-from smartfactory.broker import RunningBroker, ensure_broker, start_amqtt, start_mosquitto
-from smartfactory.cli.common import echo, friendly_errors, mqtt_option, settings_from, store_option
+from smartfactory.cli.common import echo, friendly_errors, mqtt_option, settings_from, stop_on_signals, store_option
+from smartfactory.durations import EXAMPLES, parse_duration
+from smartfactory.edge.broker import RunningBroker, ensure_broker, start_amqtt, start_mosquitto
 from smartfactory.services import (
     RunningIngest,
     RunningSimulator,
@@ -26,23 +25,14 @@ from smartfactory.services import (
     start_simulator,
 )
 from smartfactory.settings import parse_mqtt_url
-from smartfactory.sim.scenario import load_scenario, parse_duration, resolve_scenario_file, scenario_lines
+from smartfactory.sim.scenario import load_scenario, resolve_scenario_file, scenario_lines
 from smartfactory.sim.truth import write_truth
 
 
 def wait_for_stop(duration: float | None) -> None:
     """Block until Ctrl-C / SIGTERM, or until `duration` seconds have passed."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals() as stop:
         stop.wait(duration)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @click.command()
@@ -85,7 +75,7 @@ SPEED_HELP = "Simulated seconds per real second: 1 = real time, 60 = an hour a m
 @click.option("--seed", type=int, default=None, help="Random seed; the same seed gives the same readings.")
 @click.option("--speed", type=click.FloatRange(min=0), default=None, help=SPEED_HELP)
 @click.option(
-    "--duration", default=None, help="Stop after this much simulated time after the live start (600, 10m, 8h)."
+    "--duration", default=None, help=f"Stop after this much simulated time after the live start ({EXAMPLES})."
 )
 @click.option("--count", type=int, default=None, help="Stop after this many telemetry messages.")
 @click.option("--qos", type=click.IntRange(0, 1), default=None, help="QoS of telemetry (default 1).")
@@ -161,18 +151,9 @@ def _sections(**sections: Mapping[str, object]) -> dict[str, dict[str, object]]:
 
 
 def _wait_thread_or_signal(thread: threading.Thread | None) -> None:
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals() as stop:
         while thread is not None and thread.is_alive() and not stop.wait(0.2):
             pass
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 @click.command()
@@ -190,40 +171,20 @@ def ingest(mqtt_url: str | None, store: str | None, group: str | None, client_id
     settings = settings_from(
         mqtt_url=mqtt_url, store=store, **_sections(ingest={"group": group, "client_id": client_id})
     )
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        running = start_ingest(settings)
-    except BaseException:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-        raise
-    echo(f"ingesting {settings.mqtt_url} ({running.service.subscription()}) → {settings.store}; Ctrl-C stops")
     flushed = False
-    try:
-        while not stop.wait(0.5):
-            if not running.service.running:  # the writer died: exit non-zero so a supervisor restarts us
-                echo("the ingestion writer stopped unexpectedly (see the log above); exiting")
-                break
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-        # A second Ctrl-C must not interrupt the flush halfway: say so and carry on.
-        def again(signum: int, frame: FrameType | None) -> None:
-            echo("still writing what was received; it stops as soon as that is stored")
-
-        previous = {sig: signal.signal(sig, again) for sig in (signal.SIGINT, signal.SIGTERM)}
+    with stop_on_signals() as stop:
+        running = start_ingest(settings)
+        echo(f"ingesting {settings.mqtt_url} ({running.service.subscription()}) → {settings.store}; Ctrl-C stops")
         try:
-            flushed = running.stop()
+            while not stop.wait(0.5):
+                if not running.service.running:  # the writer died: exit non-zero so a supervisor restarts us
+                    echo("the ingestion writer stopped unexpectedly (see the log above); exiting")
+                    break
         finally:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-        echo(f"stopped: {json.dumps(running.service.health())}")
+            # A second Ctrl-C must not interrupt the flush halfway: say so and carry on.
+            with stop_on_signals(lambda _: echo("still writing what was received; it stops as soon as that is stored")):
+                flushed = running.stop()
+            echo(f"stopped: {json.dumps(running.service.health())}")
     if not flushed or not stop.is_set():
         raise SystemExit(1)
 
@@ -267,18 +228,18 @@ def dashboard(
     default=None,
     help="Folder for the SQLite store and broker data (default ./data).",
 )
-@click.option("--duration", type=float, default=None, help="Run this many seconds, then stop (exit 0).")
+@click.option("--duration", default=None, help=f"Run this long (wall clock: {EXAMPLES}), then stop (exit 0).")
 @click.option("--no-dashboard", is_flag=True, help="Do not start the dashboard (headless, for scripts).")
 @click.option("--seed", type=int, default=None, help="Simulator seed.")
 @click.option("--speed", type=click.FloatRange(min=0), default=None, help=SPEED_HELP)
 @click.option("--port", type=int, default=None, help="Dashboard port (default 8501).")
 @click.option("--scenario", default=None, help="Faults on cue: simulators/scenarios/NAME.yaml (or a path).")
-@click.option("--backfill", default=None, help="Start with this much simulated history up to now (e.g. 7d, 2h).")
+@click.option("--backfill", default=None, help="Start with this much simulated history up to now (e.g. 7d, 2h30m).")
 @friendly_errors
 def demo(
     mqtt_url: str | None,
     data_dir: Path | None,
-    duration: float | None,
+    duration: str | None,
     no_dashboard: bool,
     seed: int | None,
     speed: float | None,
@@ -292,6 +253,8 @@ def demo(
         data_dir=data_dir,
         **_sections(dashboard={"port": port}),
     )
+    duration_s = None if duration is None else parse_duration(duration)
+    backfill_s = None if backfill is None else parse_duration(backfill)
     if "SMARTFACTORY_STORE" not in os.environ:
         settings = settings.model_copy(update={"store": f"sqlite:///{settings.data_dir / 'smartfactory.db'}"})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -309,7 +272,7 @@ def demo(
             scenario=scenario,
             seed=seed,
             speed=speed,
-            backfill_s=None if backfill is None else parse_duration(backfill),
+            backfill_s=backfill_s,
             progress=sys.stderr,
         )
         echo(
@@ -320,8 +283,8 @@ def demo(
         if not no_dashboard:
             dash = start_dashboard(settings)
             echo(f"[dashboard]  http://{settings.dashboard.host}:{settings.dashboard.port}")
-        echo("running" + (f" for {duration:g} s" if duration else "; Ctrl-C stops every part"))
-        wait_for_stop(duration)
+        echo("running" + (f" for {duration_s:g} s" if duration_s else "; Ctrl-C stops every part"))
+        wait_for_stop(duration_s)
     finally:
         echo("stopping…")
         started = time.monotonic()

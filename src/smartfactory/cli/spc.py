@@ -1,16 +1,20 @@
 """`smartfactory spc analyze FILE.csv --chart ...`: control charts, run rules and capability for a CSV file.
 
-Reads the CSV with pandas, hands plain arrays to the pure engine in :mod:`smartfactory.spc`, and prints a
-table (default) or JSON (``--format json``, see docs/spc.md for the keys). ``--plot FILE.html`` writes an
-interactive plotly chart; PNG/SVG export needs the optional ``kaleido`` package.
+Reads the CSV with pandas (only the columns the chart needs), hands plain arrays to the pure engine in
+:mod:`smartfactory.spc`, and prints a table (default), compact JSON (``--format json``, see docs/spc.md for the
+keys) or the per-point table (``--format csv|parquet``). A file that holds several series (a ``topic`` or
+``series`` column, as ``smartfactory export`` writes) is charted one series at a time: ``--series NAME`` or
+``--by COLUMN``. ``--plot FILE.html`` writes an interactive plotly chart; PNG/SVG export needs ``kaleido``.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 import numpy as np
@@ -18,9 +22,12 @@ import pandas as pd
 
 from smartfactory import spc as engine
 from smartfactory.spc.chart import ChartPair, ControlChart
-from smartfactory.spc.report import analysis_to_dict
+from smartfactory.spc.report import POINTS_GIVEN, analysis_document, materialize
 
 CHARTS = ("imr", "xbar-r", "xbar-s", "p", "np", "c", "u", "ewma", "cusum")
+FORMATS = ("table", "json", "csv", "parquet")
+#: column names (case-insensitive) that say which series a row belongs to (`smartfactory export` writes `topic`)
+SERIES_COLUMNS = ("topic", "series")
 
 
 @click.group(name="spc")
@@ -29,41 +36,143 @@ def spc() -> None:
 
 
 # -- reading the CSV ---------------------------------------------------------------------------------------
-def _read(path: Path) -> pd.DataFrame:
+def _csv(path: Path, sep: str = ",", nrows: int | None = None, usecols: list[str] | None = None) -> pd.DataFrame:
+    # utf-8-sig: Excel's byte-order mark
+    return pd.read_csv(path, sep=sep, nrows=nrows, usecols=usecols, skipinitialspace=True, encoding="utf-8-sig")
+
+
+def _read(path: Path, wanted: Callable[[list[str]], set[str] | None] | None = None) -> pd.DataFrame:
+    """The CSV (comma- or semicolon-separated); only the columns ``wanted(header)`` names, when it names any
+    (else all, so the usual messages say what is missing). ``df.attrs["columns"]`` lists every column."""
     try:
-        df = pd.read_csv(path, skipinitialspace=True, encoding="utf-8-sig")  # -sig: Excel's byte-order mark
-        if df.shape[1] == 1 and ";" in str(df.columns[0]):  # semicolon-separated (European Excel)
-            df = pd.read_csv(path, sep=";", skipinitialspace=True, encoding="utf-8-sig")
+        header = _csv(path, nrows=0).columns
+        sep = ","
+        if len(header) == 1 and ";" in str(header[0]):  # semicolon-separated (European Excel)
+            sep, header = ";", _csv(path, ";", nrows=0).columns
+        names = [str(c).strip() for c in header]
+        keep = None if wanted is None else wanted(names)
+        use = None if keep is None else [raw for raw, name in zip(header, names, strict=True) if name in keep]
+        df = _csv(path, sep, usecols=use or None)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise click.UsageError(f"cannot read {path} as CSV ({exc}): save it as comma-separated text") from exc
     df.columns = [str(c).strip() for c in df.columns]
+    df.attrs["columns"] = names
     if df.empty:
         raise click.UsageError(f"{path} has no data rows")
     return df
 
 
+def _columns(df: pd.DataFrame) -> str:
+    return ", ".join(map(str, df.attrs.get("columns", df.columns)))
+
+
+def _row(raw: pd.Series, i: int) -> int:
+    """The data row (1-based, in the file) of position ``i`` of a column, also after selecting a series."""
+    return int(raw.index[i]) + 1
+
+
 def _column(df: pd.DataFrame, name: str, option: str, allow_blank: bool = False) -> np.ndarray:
     if name not in df.columns:
-        raise click.UsageError(f"{option} {name!r}: no such column; the file has: {', '.join(map(str, df.columns))}")
+        raise click.UsageError(f"{option} {name!r}: no such column; the file has: {_columns(df)}")
     raw = df[name]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     blank = raw.isna().to_numpy()
     bad = np.flatnonzero(np.isnan(values) & ~blank)
     if bad.size:
         i = int(bad[0])
-        raise click.UsageError(f"column {name!r}, data row {i + 1}: {raw.iloc[i]!r} is not a number: fix that cell")
+        raise click.UsageError(
+            f"column {name!r}, data row {_row(raw, i)}: {raw.iloc[i]!r} is not a number: fix that cell"
+        )
     if not allow_blank and blank.any():
         raise click.UsageError(
-            f"column {name!r}, data row {int(np.flatnonzero(blank)[0]) + 1} is empty: fill it or drop the row"
+            f"column {name!r}, data row {_row(raw, int(np.flatnonzero(blank)[0]))} is empty: fill it or drop the row"
         )
     return values
 
 
-def _wide_columns(df: pd.DataFrame, prefix: str = "x") -> list[str]:
+def _wide_columns(columns: Any, prefix: str = "x") -> list[str]:
     """Columns prefix1..prefixN (case-insensitive), in numeric order."""
     pattern = re.compile(rf"^{re.escape(prefix)}(\d+)$", re.IGNORECASE)
-    cols = [(int(m.group(1)), c) for c in df.columns if (m := pattern.match(c))]
+    cols = [(int(m.group(1)), c) for c in map(str, columns) if (m := pattern.match(c))]
     return [c for _, c in sorted(cols)]
+
+
+def _wanted(header: list[str], chart: str, o: dict[str, Any]) -> set[str] | None:
+    """The columns this chart reads (None: all of them, when the measurement column is to be guessed)."""
+    if o["value"] is None and o["subgroup"] is None and chart in ("imr", "ewma", "cusum"):
+        return None
+    names = {str(o[k]) for k in ("value", "subgroup", "count", "size", "by") if o[k] is not None}
+    names |= {c for c in header if c.lower() in SERIES_COLUMNS}
+    if chart in ("xbar-r", "xbar-s", "ewma", "cusum"):
+        names |= set(_wide_columns(header, o["value"] or "x"))
+    return names
+
+
+# -- one series at a time ----------------------------------------------------------------------------------
+def _few(names: list[str], limit: int = 3) -> str:
+    more = f" … and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _short_name(name: str, names: list[str]) -> str:
+    """The shortest ending of ``name`` (whole /-separated levels) that no other series shares."""
+    parts = name.split("/")
+    for k in range(1, len(parts) + 1):
+        ending = "/".join(parts[-k:])
+        if sum(1 for n in names if n == ending or n.endswith("/" + ending)) == 1:
+            return ending
+    return name
+
+
+def _resolve(series: str, names: list[str], col: str) -> str:
+    if series in names:
+        return series
+    ending = series.strip("/")
+    matches = [n for n in names if n.endswith("/" + ending)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise click.UsageError(f"--series {series!r} fits {len(matches)} series in column {col!r} "
+                               f"({_few(matches)}): give more of the id")  # fmt: skip
+    raise click.UsageError(f"--series {series!r}: no such series in column {col!r}; the file has {_few(names, 5)}")
+
+
+def _series_column(df: pd.DataFrame, o: dict[str, Any]) -> str | None:
+    if o["by"] is not None:
+        if o["by"] not in df.columns:
+            raise click.UsageError(f"--by {o['by']!r}: no such column; the file has: {_columns(df)}")
+        return str(o["by"])
+    charted = {o[k] for k in ("value", "subgroup", "count", "size")}
+    return next((str(c) for c in df.columns if str(c).lower() in SERIES_COLUMNS and c not in charted), None)
+
+
+def _groups(df: pd.DataFrame, file: Path, o: dict[str, Any]) -> tuple[str | None, list[tuple[str | None, Any]]]:
+    """(series column, [(series name, its rows), ...]): the rows of the one series chosen with ``--series``,
+    one entry per series with ``--by``, or the whole file when it holds a single series."""
+    col = _series_column(df, o)
+    if col is None:
+        if o["series"] is not None:
+            raise click.UsageError(f"--series {o['series']!r}: {file.name} has no column named topic or series; "
+                                   "say which column holds the series with --by COLUMN")  # fmt: skip
+        return None, [(None, df)]
+    raw = df[col]
+    if raw.isna().any():
+        i = int(np.flatnonzero(raw.isna().to_numpy())[0])
+        raise click.UsageError(f"column {col!r}, data row {_row(raw, i)} is empty: every row needs its series")
+    labels = raw if pd.api.types.is_string_dtype(raw) else raw.astype(str)
+    names = sorted(map(str, pd.unique(labels)))
+    if o["series"] is not None:
+        name = _resolve(str(o["series"]), names, col)
+        return col, [(name, df[(labels == name).to_numpy()])]
+    if o["by"] is not None:
+        return col, [(str(k), g) for k, g in df.groupby(labels, sort=True)]
+    if len(names) > 1:
+        raise click.UsageError(
+            f"{file.name} holds {len(names)} series in column {col!r} ({_few(names)}) and a control chart "
+            f"shows one: chart one with --series NAME (its full id or a unique ending, e.g. --series "
+            f"{_short_name(names[0], names)}) or each of them with --by {col}"
+        )
+    return col, [(names[0], df)]
 
 
 def _subgroups(df: pd.DataFrame, value: str | None, subgroup: str | None) -> np.ndarray:
@@ -73,18 +182,19 @@ def _subgroups(df: pd.DataFrame, value: str | None, subgroup: str | None) -> np.
         if value is None:
             raise click.UsageError("--subgroup needs --value COL (the measurement column)")
         if subgroup not in df.columns:
-            raise click.UsageError(f"--subgroup {subgroup!r}: no such column; the file has: {', '.join(df.columns)}")
+            raise click.UsageError(f"--subgroup {subgroup!r}: no such column; the file has: {_columns(df)}")
         x = _column(df, value, "--value")
         codes, _ = pd.factorize(df[subgroup], sort=False)
         if (codes < 0).any():
             raise click.UsageError(f"column {subgroup!r} has empty cells: every row needs its subgroup label")
-        groups = [x[codes == g] for g in range(int(codes.max()) + 1)]
-        width = max(g.size for g in groups)
-        out = np.full((len(groups), width), np.nan)
-        for i, g in enumerate(groups):
-            out[i, : g.size] = g
+        # scatter each value to (its subgroup, its position inside the subgroup), in file order
+        counts = np.bincount(codes)
+        order = np.argsort(codes, kind="stable")
+        position = np.arange(codes.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        out = np.full((counts.size, int(counts.max())), np.nan)
+        out[codes[order], position] = x[order]
         return out
-    cols = _wide_columns(df, value or "x")
+    cols = _wide_columns(df.columns, value or "x")
     if not cols:
         raise click.UsageError(
             "this chart needs subgroups: one row per subgroup with columns x1..xn (or NAME1..NAMEn with "
@@ -97,7 +207,7 @@ def _individuals(df: pd.DataFrame, value: str | None) -> np.ndarray:
     if value is None:
         numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
         if len(numeric) != 1:
-            raise click.UsageError(f"choose the measurement column with --value COL (columns: {', '.join(df.columns)})")
+            raise click.UsageError(f"choose the measurement column with --value COL (columns: {_columns(df)})")
         value = str(numeric[0])
     return _column(df, value, "--value")
 
@@ -109,7 +219,7 @@ def _sizes(df: pd.DataFrame, size: str | None, n: int) -> np.ndarray | None:
         try:
             return np.full(n, float(size))  # a constant sample size, e.g. --size 50
         except ValueError:
-            raise click.UsageError(f"--size {size!r}: no such column; the file has: {', '.join(df.columns)}") from None
+            raise click.UsageError(f"--size {size!r}: no such column; the file has: {_columns(df)}") from None
     return _column(df, size, "--size")
 
 
@@ -123,7 +233,7 @@ def _analyze(df: pd.DataFrame, chart: str, o: dict[str, Any]) -> ChartPair | Con
         fn = engine.xbar_r if chart == "xbar-r" else engine.xbar_s
         return fn(_subgroups(df, o["value"], o["subgroup"]), o["phase1"], **known, **common)
     if chart in ("ewma", "cusum"):
-        if o["subgroup"] is not None or _wide_columns(df, o["value"] or "x"):
+        if o["subgroup"] is not None or _wide_columns(df.columns, o["value"] or "x"):
             data: np.ndarray = _subgroups(df, o["value"], o["subgroup"])
         else:
             data = _individuals(df, o["value"])
@@ -176,54 +286,8 @@ def _capability(result: ChartPair | ControlChart, o: dict[str, Any]) -> engine.C
 
 
 # -- output ----------------------------------------------------------------------------------------------
-def _fmt(v: Any) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, list):
-        return "varies"
-    return f"{v:.6g}" if isinstance(v, float) else str(v)
-
-
-def _table(doc: dict[str, Any], title: str) -> str:
-    lines = [title, ""]
-    for part in [doc, *([doc["companion"]] if "companion" in doc else [])]:
-        lines.append(f"{part['chart']}: center {_fmt(part['center'])}  sigma {_fmt(part['sigma'])}  "
-                     f"LCL {_fmt(part['lcl'])}  UCL {_fmt(part['ucl'])}  phase I/II {part['n_phase1']}/"
-                     f"{part['n_phase2']}")  # fmt: skip
-        lcl, ucl = part["lcl"], part["ucl"]
-        if part["excluded"]:
-            dropped = ", ".join(map(str, part["excluded"]))
-            lines.append(f"phase I points left out of the estimates (--revise): {dropped}")
-        lines.append(f"{'index':>6} {'phase':>5} {'value':>14} {'LCL':>14} {'UCL':>14}  rules")
-        for p in part["points"]:
-            i = p["index"] - 1
-            lo = lcl[i] if isinstance(lcl, list) else lcl
-            hi = ucl[i] if isinstance(ucl, list) else ucl
-            extra = " ".join(p["rules"])
-            if "upper" in p:
-                extra = f"C+ {p['upper']:.4g}  C- {p['lower']:.4g}  " + extra
-            if p.get("signal"):
-                extra = ("SIGNAL " + extra).strip()
-            row = f"{p['index']:>6} {p['phase']:>5} {_fmt(p['value']):>14} {_fmt(lo):>14} {_fmt(hi):>14}"
-            row += f"  {extra}"
-            lines.append(row.rstrip())
-        lines.append("")
-    cap = doc.get("capability")
-    if cap:
-        lines.append(f"capability (n = {cap['n']}, sigma within {_fmt(cap['sigma_within'])}, overall "
-                     f"{_fmt(cap['sigma_overall'])}, {cap['confidence']:.0%} intervals)")  # fmt: skip
-        for key in ("cp", "cpk", "cpl", "cpu", "cpm", "pp", "ppk"):
-            iv = cap[key]
-            if iv is not None:
-                lines.append(f"  {key:<4} {_fmt(iv['value']):>10}  [{_fmt(iv['lower'])}, {_fmt(iv['upper'])}]")
-        norm = cap["normality"]
-        lines.append(f"  normality: {norm['test']} p = {_fmt(norm['p_value'])}")
-        lines.extend(f"  warning: {w}" for w in cap["warnings"])
-    return "\n".join(lines).rstrip() + "\n"
-
-
 def _plot(result: ChartPair | ControlChart, path: Path, title: str) -> None:
-    from smartfactory.spc.figure import figure
+    from smartfactory.query.figures import figure
 
     fig = figure(result, title)
     if path.suffix.lower() in (".html", ".htm"):
@@ -238,10 +302,33 @@ def _plot(result: ChartPair | ControlChart, path: Path, title: str) -> None:
         ) from exc
 
 
+def _write(output: str, fmt: str, docs: list[tuple[str | None, dict[str, Any]]], by: str | None, title: str) -> None:
+    from smartfactory.cli import spc_output as writers
+
+    with contextlib.ExitStack() as stack:
+        sys.stdout.flush()
+        out: IO[bytes] = sys.stdout.buffer if output == "-" else stack.enter_context(open(output, "wb"))
+        if fmt == "json":
+            writers.write_json({"by": by, "groups": [d for _, d in docs]} if by else docs[0][1], out)
+        elif fmt in ("csv", "parquet"):
+            writers.write_points(docs, fmt, out)
+        else:
+            for name, doc in docs:
+                text = writers.table_text(materialize(doc), title + ("" if name is None else f", series {name}"))
+                out.write((text + ("\n" if len(docs) > 1 else "")).encode("utf-8"))
+        out.flush()
+
+
 @spc.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--chart", "chart", type=click.Choice(CHARTS), required=True, help="Control chart type.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="table, json, or the per-point table as csv or parquet.")  # fmt: skip
+@click.option("-o", "--output", default="-", show_default=True, metavar="FILE", help="Write here instead of stdout.")
+@click.option("--points", type=click.Choice(POINTS_GIVEN), default="all", show_default=True,
+              help="List every point, or only the flagged ones (rules violated, EWMA/CUSUM signals).")  # fmt: skip
+@click.option("--series", help="Chart this series only (a value of the topic/series column, or its unique ending).")
+@click.option("--by", help="Chart each value of this column on its own (e.g. --by topic for an export).")
 @click.option("--value", help="Measurement column (individuals, or long-form subgroups with --subgroup).")
 @click.option("--subgroup", help="Subgroup label column (long form). Without it, columns x1..xn form subgroups.")
 @click.option("--count", help="Count column for p, np, c, u charts (nonconforming units or nonconformities).")
@@ -266,31 +353,48 @@ def _plot(result: ChartPair | ControlChart, path: Path, title: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the chart (.html; .png needs kaleido).",
 )
-def analyze(file: Path, chart: str, fmt: str, plot: Path | None, **o: Any) -> None:
+def analyze(file: Path, chart: str, fmt: str, output: str, points: str, plot: Path | None, **o: Any) -> None:
     """Draw a control chart for FILE.csv, flag rule violations, and (with --lsl/--usl) study capability.
+
+    A file with several series (a topic or series column, as `smartfactory export` writes) needs --series NAME
+    or --by COLUMN.
 
     \b
     Examples:
       smartfactory spc analyze rings.csv --chart xbar-r --phase1 25 --lsl 73.95 --usl 74.05
-      smartfactory spc analyze temps.csv --chart imr --value temp_c --format json
+      smartfactory spc analyze temps.csv --chart imr --value temp_c --format json --points violations
+      smartfactory spc analyze readings.csv --chart imr --value value --series cnc-01/telemetry/spindle_temp
+      smartfactory spc analyze readings.csv --chart imr --value value --by topic --format csv -o points.csv
       smartfactory spc analyze defects.csv --chart p --count D --size n --rules we
     """
     if chart not in ("ewma",) and o["lam"] is not None:
         raise click.UsageError("--lambda applies to --chart ewma only")
     if chart != "cusum" and (o["h"] is not None or o["k"] is not None):
         raise click.UsageError("--h/--k apply to --chart cusum only")
+    if fmt == "parquet" and output == "-" and sys.stdout.isatty():
+        raise click.UsageError("Parquet is binary: give -o FILE.parquet or redirect stdout to a file")
     try:
         o["rules"] = engine.parse_rules(o["rules"])
-        df = _read(file)
-        result = _analyze(df, chart, o)
-        cap = _capability(result, o)
+        col, groups = _groups(_read(file, lambda header: _wanted(header, chart, o)), file, o)
+        if plot is not None and len(groups) > 1:
+            raise click.UsageError(f"--plot draws one chart: choose one series with --series NAME (column {col!r})")
+        results: list[tuple[str | None, ChartPair | ControlChart, engine.Capability | None]] = []
+        for name, rows in groups:
+            try:
+                result = _analyze(rows, chart, o)
+                results.append((name, result, _capability(result, o)))
+            except engine.SpcError as exc:
+                raise engine.SpcError(f"series {name}: {exc}" if name is not None and o["by"] else str(exc)) from exc
     except engine.SpcError as exc:
         raise click.UsageError(str(exc)) from exc
-    doc = analysis_to_dict(chart, result, cap)
-    if fmt == "json":
-        click.echo(json.dumps(doc, indent=2, allow_nan=False))
-    else:
-        click.echo(_table(doc, f"{chart} chart of {file.name}"), nl=False)
+    docs: list[tuple[str | None, dict[str, Any]]] = []
+    for name, result, cap in results:
+        doc = analysis_document(chart, result, cap, "violations" if points == "violations" else "all")
+        docs.append((name, doc if name is None else {"series": name, **doc}))
+    _write(output, fmt, docs, col if o["by"] else None, f"{chart} chart of {file.name}")
+    if output != "-":
+        click.echo(f"{fmt} written to {output}", err=True)
     if plot is not None:
-        _plot(result, plot, f"{chart} chart of {file.name}")
+        name, result, _ = results[0]
+        _plot(result, plot, f"{chart} chart of {file.name}" + ("" if name is None else f", {name}"))
         click.echo(f"chart written to {plot}", err=True)

@@ -2,7 +2,8 @@
 
 The spool record is compact JSON (floats round-trip exactly through `repr`; NaN and Infinity never get this far):
 series names are listed once per record and readings refer to them by index, which keeps a spooled reading at
-~30 bytes. Dead-letter payloads are bytes and travel as base64.
+~30 bytes. Every other record travels as its `to_row()` and comes back through `from_row` (`smartfactory.model`);
+dead-letter payloads are bytes and travel as base64.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from smartfactory.edge.mqtt import Message
 from smartfactory.ingest.decode import Decoded
 from smartfactory.model import (
     Alarm,
@@ -19,11 +21,11 @@ from smartfactory.model import (
     DeadLetter,
     FaultEvent,
     LimitsVersion,
+    MachineInfoRecord,
     PartResult,
     Reading,
     StateChange,
 )
-from smartfactory.mqtt import Message
 
 RECORD_VERSION = 1
 
@@ -38,7 +40,9 @@ class Batch:
     alarms: list[Alarm] = field(default_factory=list)
     deadletters: list[DeadLetter] = field(default_factory=list)
     limits: list[LimitsVersion] = field(default_factory=list)  # control limits the monitor set (learned/configured)
+    infos: list[MachineInfoRecord] = field(default_factory=list)  # machine facts from birth messages
     messages: list[Message] = field(default_factory=list)
+    charted: list[Reading] = field(default_factory=list)  # the readings SPC may chart (not spooled)
 
     def add(self, decoded: Decoded) -> None:
         self.readings.extend(decoded.readings)
@@ -50,6 +54,8 @@ class Batch:
             self.events.extend(decoded.events)
         if decoded.acks:
             self.acks.extend(decoded.acks)
+        if decoded.infos:
+            self.infos.extend(decoded.infos)
 
     @property
     def has_records(self) -> bool:
@@ -62,6 +68,7 @@ class Batch:
             or self.alarms
             or self.deadletters
             or self.limits
+            or self.infos
         )
 
 
@@ -76,25 +83,21 @@ def encode(batch: Batch) -> bytes:
         readings.append((i, r.ts_ms, r.value, r.unit))
     body: dict[str, Any] = {"v": RECORD_VERSION, "series": list(index), "r": readings}
     if batch.states:
-        body["s"] = [(c.machine, c.ts_ms, c.state, c.reason) for c in batch.states]
+        body["s"] = [c.to_row() for c in batch.states]
     if batch.parts:
-        body["p"] = [(p.machine, p.ts_ms, p.part_id, p.good, p.measurements) for p in batch.parts]
+        body["p"] = [p.to_row() for p in batch.parts]
     if batch.events:
-        body["e"] = [(e.machine, e.ts_ms, e.kind, e.fault, e.sensor, e.params) for e in batch.events]
+        body["e"] = [e.to_row() for e in batch.events]
     if batch.acks:
-        body["k"] = [(a.alarm_id, a.series, a.ts_ms, a.by) for a in batch.acks]
+        body["k"] = [a.to_row() for a in batch.acks]
     if batch.alarms:
-        body["a"] = [
-            (a.alarm_id, a.series, a.ts_ms, a.rules, a.value, a.active, a.message, a.cleared_ms, a.acked_ms, a.acked_by)
-            for a in batch.alarms
-        ]
+        body["a"] = [a.to_row() for a in batch.alarms]
     if batch.limits:
-        body["l"] = [(x.series, x.version, x.ts_ms, x.center, x.sigma, x.nsigmas, x.n, x.source) for x in batch.limits]
+        body["l"] = [x.to_row() for x in batch.limits]
+    if batch.infos:
+        body["i"] = [x.to_row() for x in batch.infos]
     if batch.deadletters:
-        body["d"] = [
-            (d.received_ms, d.topic, d.reason, d.detail, base64.b64encode(d.payload).decode(), d.payload_size)
-            for d in batch.deadletters
-        ]
+        body["d"] = [_letter_row(d) for d in batch.deadletters]
     return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
 
 
@@ -104,17 +107,23 @@ def decode(record: bytes) -> Batch:
         raise ValueError(f"spool record version {body.get('v')!r} is not {RECORD_VERSION}")
     series = body["series"]
     batch = Batch(readings=[Reading(series[i], ts, value, unit) for i, ts, value, unit in body["r"]])
-    batch.states = [StateChange(*row) for row in body.get("s", ())]
-    batch.parts = [PartResult(*row) for row in body.get("p", ())]
-    batch.events = [FaultEvent(*row) for row in body.get("e", ())]
-    batch.acks = [AlarmAck(*row) for row in body.get("k", ())]
-    batch.alarms = [
-        Alarm(aid, s, ts, tuple(rules), value, active, msg, cleared, acked, by)
-        for aid, s, ts, rules, value, active, msg, cleared, acked, by in body.get("a", ())
-    ]
-    batch.limits = [LimitsVersion(*row) for row in body.get("l", ())]
-    batch.deadletters = [
-        DeadLetter(received, topic, reason, detail, base64.b64decode(payload), size)
-        for received, topic, reason, detail, payload, size in body.get("d", ())
-    ]
+    batch.states = [StateChange.from_row(row) for row in body.get("s", ())]
+    batch.parts = [PartResult.from_row(row) for row in body.get("p", ())]
+    batch.events = [FaultEvent.from_row(row) for row in body.get("e", ())]
+    batch.acks = [AlarmAck.from_row(row) for row in body.get("k", ())]
+    batch.alarms = [Alarm.from_row(row) for row in body.get("a", ())]
+    batch.limits = [LimitsVersion.from_row(row) for row in body.get("l", ())]
+    batch.infos = [MachineInfoRecord.from_row(row) for row in body.get("i", ())]
+    batch.deadletters = [_letter(row) for row in body.get("d", ())]
     return batch
+
+
+def _letter_row(letter: DeadLetter) -> tuple[Any, ...]:
+    """A dead letter's row with its payload bytes as base64 text (JSON has no bytes)."""
+    received_ms, topic, reason, detail, payload, size = letter.to_row()
+    return (received_ms, topic, reason, detail, base64.b64encode(payload).decode(), size)
+
+
+def _letter(row: list[Any]) -> DeadLetter:
+    received_ms, topic, reason, detail, payload, size = row
+    return DeadLetter.from_row((received_ms, topic, reason, detail, base64.b64decode(payload), size))

@@ -9,8 +9,13 @@ The snapshot is published (retained) on `_sf/health/{worker}` every `ingest.heal
 | readings          | readings decoded from them                                                        |
 | stored            | readings newly written to the store (live and replayed from the spool)            |
 | duplicates        | readings the store already held (QoS 1 redelivery, replay): not stored again       |
+| conflicts         | readings that replaced a stored one of the same key with another value (last wins) |
 | redelivered       | messages the broker flagged as redeliveries (DUP)                                 |
 | rejected          | dead letters by reason; `rejected_total` is their sum                             |
+| rejected_again    | of those, messages already dead-lettered (same topic, bytes, reason): not stored again |
+| contained         | failures kept away from the writer, by kind (`spc_error`, `future_not_charted`, …) |
+| series            | distinct series admitted (gauge; capped by `ingest.max_series`)                    |
+| spc_disabled      | series whose SPC monitor failed and was switched off until a restart (gauge)      |
 | spooled           | readings written to the local spool while the store was unavailable               |
 | replayed          | readings replayed from the spool into the store                                   |
 | spool_pending     | spool records (batches) not yet replayed; `spool_bytes` their size on disk        |
@@ -39,8 +44,11 @@ class Counters:
     readings: int = 0
     stored: int = 0
     duplicates: int = 0
+    conflicts: int = 0
     redelivered: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
+    rejected_again: int = 0
+    contained: Counter[str] = field(default_factory=Counter)
     spooled: int = 0
     replayed: int = 0
     write_errors: int = 0
@@ -54,9 +62,12 @@ class Counters:
             "readings": self.readings,
             "stored": self.stored,
             "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
             "redelivered": self.redelivered,
             "rejected": dict(self.rejected),
             "rejected_total": sum(self.rejected.values()),
+            "rejected_again": self.rejected_again,
+            "contained": dict(self.contained),
             "spooled": self.spooled,
             "replayed": self.replayed,
             "write_errors": self.write_errors,

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 
-from smartfactory.mqtt import Message
+from smartfactory.edge.mqtt import Message
 
 
 class Inbox:

@@ -12,16 +12,16 @@ one alarm, not a flood, whatever the sampling rate. State is O(1) per series.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from smartfactory.errors import ConfigError
+from smartfactory import plant
 from smartfactory.model import Alarm, LimitsVersion, Reading
 from smartfactory.spc import RULE_DESCRIPTIONS
 from smartfactory.spc.streaming import Limits, SeriesMonitor
+from smartfactory.wire import alarm_id_for
 
 
 @dataclass(slots=True)
@@ -38,23 +38,9 @@ def watch_patterns(spec: str) -> tuple[str, ...]:
 
 
 def load_limits_file(path: Path) -> dict[str, Limits]:
-    """Configured limits from TOML: one table per series id with `center`, `sigma` and optional `nsigmas`::
-
-    [limits."acme/plant1/machining/line-1/cnc-01/telemetry/diameter"]
-    center = 25.000
-    sigma = 0.004
-    """
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read the limits file {path}: {exc}") from None
-    out: dict[str, Limits] = {}
-    for series, entry in data.get("limits", {}).items():
-        try:
-            out[series] = Limits(float(entry["center"]), float(entry["sigma"]), float(entry.get("nsigmas", 3.0)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{path}: limits of {series!r} need numeric center and sigma ({exc})") from None
-    return out
+    """Configured limits from TOML (`[limits."<series id>"]` tables with `center`, `sigma`, optional `nsigmas`),
+    validated by the pure `smartfactory.plant.LimitsFile` model."""
+    return {s: Limits(e.center, e.sigma, e.nsigmas) for s, e in plant.load_limits_file(path).items()}
 
 
 @dataclass(slots=True)
@@ -124,7 +110,7 @@ class MonitorStage:
                 if state.active is None:
                     rules = tuple(sorted({v.rule for v in violated}))
                     state.active = Alarm(
-                        alarm_id=f"{reading.series}@{reading.ts_ms}",
+                        alarm_id=alarm_id_for(reading.series, reading.ts_ms),  # bounded length
                         series=reading.series,
                         ts_ms=reading.ts_ms,
                         rules=rules,

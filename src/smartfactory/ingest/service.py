@@ -9,39 +9,56 @@ spool, so a crash at any point means redelivery, never loss; the store's keys tu
 
 When the store is unavailable (`StoreUnavailable`: InfluxDB down, disk full) batches go to the local spool and are
 acknowledged once on disk; while the spool holds anything every new batch is appended behind it, so the store
-receives everything in arrival order. The writer probes the store with backoff (0.1 s doubling to 5 s) and
-replays the spool in slices of `_REPLAY_SLICE_S` between batches. A spool left by a previous run is replayed at
-start. A health thread publishes the counters every `health_interval` seconds on `_sf/health/{worker}`.
+receives everything in arrival order. The writer probes the store with back-off (`STORE_RETRY`: 0.1 s doubling
+to 5 s) and replays the spool in slices of `_REPLAY_SLICE_S` between batches. A spool left by a previous run is
+replayed at start. A health thread publishes the counters every `health_interval` seconds on `_sf/health/{worker}`.
+
+Containment: no single message may stop the writer. The decoder's own failures become `internal_error` dead
+letters; the SPC monitor runs series by series, and a series whose monitor raises is switched off (SPC only:
+its readings are still stored) until a restart, logged once and counted (`contained.spc_error`,
+`spc_disabled`); a failed dead-letter or alarm publish is counted, never raised. Readings stamped more than
+`chart_future_s` ahead of the receive clock are stored (up to `max_future_s`) but not charted, so one
+future-stamped reading cannot make every later reading "older than charted"; the receive clock for this is the
+larger of the wall clock and the wall clock at start carried forward by the monotonic clock, so a backward step
+of this host's clock does not stop charting either.
+
+Bounds: the decoder admits at most `max_series` series (`max_series_per_machine` per machine); readings of new
+series past a cap are dead-lettered (`too_many_series`), which bounds the monitor's state and every cache. Dead
+letters are remembered by natural key (`_DEADLETTER_MEMORY` of them): a message already dead-lettered (a retained
+one at a resubscribe, a redelivery, the same garbage again) is counted in `rejected` and `rejected_again` but
+neither stored nor published again.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from smartfactory.errors import BrokerError, StoreError, StoreUnavailable
+from smartfactory.edge.mqtt import Message, MqttClient
+from smartfactory.errors import StoreError, StoreUnavailable
 from smartfactory.ingest import batch as records
 from smartfactory.ingest.batch import Batch
-from smartfactory.ingest.decode import PASS_THROUGH, Decoder
+from smartfactory.ingest.decode import PASS_THROUGH, Decoder, SeriesCaps
 from smartfactory.ingest.health import Counters, RejectLog, Throttle
 from smartfactory.ingest.inbox import Inbox
 from smartfactory.ingest.spool import Spool, SpoolError
-from smartfactory.model import DeadLetter
-from smartfactory.mqtt import Message, MqttClient
+from smartfactory.model import DeadLetter, Reading
+from smartfactory.retry import RetryPolicy
 from smartfactory.settings import IngestSettings
 from smartfactory.storage import Storage
+from smartfactory.storage.base import deadletter_key
 from smartfactory.wire import (
     DEADLETTER_PREFIX,
     HEALTH_PREFIX,
     SYSTEM_ROOT,
     AlarmPayload,
+    DeadLetterPayload,
+    HealthPayload,
     MessageClass,
-    Topic,
-    payload_to_json,
-    series_path,
+    parse_series,
 )
 
 if TYPE_CHECKING:
@@ -51,7 +68,12 @@ log = logging.getLogger(__name__)
 SUBSCRIPTION = "#"
 _SYSTEM = SYSTEM_ROOT + "/"
 _REPLAY_SLICE_S = 0.25
-_MAX_BACKOFF_S = 5.0
+#: Pauses between retries of a failed store write, and between probes of an unavailable store (never gives up).
+STORE_RETRY = RetryPolicy(initial=0.1, factor=2.0, max=5.0, retries=None)
+#: Natural keys of the most recent dead letters remembered (to skip a message dead-lettered before).
+_DEADLETTER_MEMORY = 10_000
+#: Alarm topics remembered (series → topic); the cache starts again when full.
+_ALARM_TOPIC_CACHE = 10_000
 
 
 class IngestService:
@@ -77,6 +99,7 @@ class IngestService:
             max_payload_bytes=settings.max_payload_bytes,
             max_future_s=settings.max_future_s,
             max_age_s=settings.max_age_s,
+            caps=SeriesCaps(settings.max_series, settings.max_series_per_machine, _known_series(store)),
         )
         self.counters = Counters()
         self.inbox = Inbox(settings.queue_size, settings.queue_bytes)
@@ -90,9 +113,14 @@ class IngestService:
         self._health = threading.Thread(target=self._health_loop, name="ingest-health", daemon=True)
         self._reject_log = RejectLog(log, settings.reject_log_interval)
         self._throttle = Throttle(settings.reject_log_interval)
-        self._alarm_topics: dict[str, str] = {}  # series → its alarm topic
+        self._alarm_topics: dict[str, str] = {}  # series → its alarm topic (bounded: _ALARM_TOPIC_CACHE)
         self._next_probe = 0.0
-        self._probe_delay = 0.1
+        self._probe = STORE_RETRY.backoff()
+        self._letters_seen: OrderedDict[bytes, None] = OrderedDict()  # natural keys of recent dead letters
+        self._spc_off: set[str] = set()  # series whose monitor failed: SPC switched off until a restart
+        self._chart_ahead_ms = int(settings.chart_future_s * 1000)
+        self._chart_now_ms = 0  # the receive clock of the batch being collected (see _chart_clock)
+        self._wall0, self._mono0 = time.time(), time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -140,23 +168,32 @@ class IngestService:
             self.spool.close()
         return flushed
 
-    def health(self) -> dict[str, Any]:
+    def health_payload(self) -> HealthPayload:
+        """The health report published on `_sf/health/{worker}` (keys: `ingest/health.py`)."""
         oldest = self.inbox.oldest_received_at()
         now = time.time()
-        return {
-            "worker": self.worker_name,
-            "ts": int(now * 1000),
-            "state": self.state,
-            "uptime_s": round(now - self.started_at, 1),
-            "interval_s": self.settings.health_interval,
-            "subscription": self.subscription(),
-            **self.counters.snapshot(len(self.inbox)),
-            "duplicates_known": bool(getattr(self.store, "reports_duplicates", True)),
-            "queue_bytes": self.inbox.bytes,
-            "lag_ms": max(0, int((now - oldest) * 1000)) if oldest is not None else 0,
-            "spool_pending": self.spool.pending if self.spool is not None else 0,
-            "spool_bytes": self.spool.pending_bytes if self.spool is not None else 0,
-        }
+        return HealthPayload.model_validate(
+            {
+                "worker": self.worker_name,
+                "ts": int(now * 1000),
+                "state": self.state,
+                "uptime_s": round(now - self.started_at, 1),
+                "interval_s": self.settings.health_interval,
+                "subscription": self.subscription(),
+                **self.counters.snapshot(len(self.inbox)),
+                "duplicates_known": bool(getattr(self.store, "reports_duplicates", True)),
+                "series": len(self.decoder.caps),
+                "spc_disabled": len(self._spc_off),
+                "queue_bytes": self.inbox.bytes,
+                "lag_ms": max(0, int((now - oldest) * 1000)) if oldest is not None else 0,
+                "spool_pending": self.spool.pending if self.spool is not None else 0,
+                "spool_bytes": self.spool.pending_bytes if self.spool is not None else 0,
+            }
+        )
+
+    def health(self) -> dict[str, Any]:
+        """`health_payload()` as plain data."""
+        return self.health_payload().model_dump(exclude_none=True)
 
     # ------------------------------------------------------------------ writer thread
 
@@ -170,12 +207,20 @@ class IngestService:
                     return
                 if not self._stop.is_set():
                     self._replay_due()
-        except Exception:
+        except BaseException:
             self.state = "failed"
             log.exception("the ingestion writer failed; unacknowledged messages will be redelivered after a restart")
 
+    def _chart_clock(self) -> int:
+        """Now, for the charting window: the later of the wall clock and the start's wall clock carried forward
+        monotonically (a backward step of the wall clock must not push honest readings "into the future")."""
+        now = time.time()
+        carried = self._wall0 + (time.monotonic() - self._mono0)
+        return int(max(now, carried) * 1000)
+
     def _collect(self, first: Message) -> Batch:
         batch = Batch()
+        self._chart_now_ms = self._chart_clock()
         deadline = time.monotonic() + self.settings.flush_interval
         limit = self.settings.batch_size
         judge = self._judge
@@ -204,31 +249,113 @@ class IngestService:
         if message.dup:
             counters.redelivered += 1
         received_ms = int(message.received_at * 1000)
-        decoded = self.decoder.decode(topic, message.payload, received_ms)
+        try:
+            decoded = self.decoder.decode(topic, message.payload, received_ms)
+        except Exception as exc:  # a bug in the decoder: this message is dead-lettered, the rest goes on
+            log.exception("the decoder failed on a message on %r", topic[:200])
+            decoded = DeadLetter(
+                received_ms,
+                topic[:1024],
+                "internal_error",
+                f"decoder failed: {type(exc).__name__}: {exc}"[:500],
+                message.payload[: DeadLetter.MAX_KEPT_PAYLOAD],
+                len(message.payload),
+            )
         if isinstance(decoded, DeadLetter):
-            batch.deadletters.append(decoded)
-            counters.rejected[decoded.reason] += 1
-            self._reject_log(decoded, counters.rejected[decoded.reason])
+            self._dead_letter(decoded, batch)
             return
         batch.add(decoded)
+        for letter in decoded.deadletters:
+            self._dead_letter(letter, batch)
         readings = decoded.readings
         if readings:
             counters.readings += len(readings)
             counters.data_age_ms = received_ms - readings[-1].ts_ms
+            if self.monitor is not None:
+                self._chartable(readings, max(received_ms, self._chart_now_ms), batch.charted)
+
+    def _dead_letter(self, letter: DeadLetter, batch: Batch) -> None:
+        """Count a rejection; store and publish it unless the same message was dead-lettered recently."""
+        self.counters.rejected[letter.reason] += 1
+        key = deadletter_key(letter)
+        seen = self._letters_seen
+        if key in seen:
+            seen.move_to_end(key)
+            self.counters.rejected_again += 1
+            return
+        seen[key] = None
+        if len(seen) > _DEADLETTER_MEMORY:
+            seen.popitem(last=False)
+        batch.deadletters.append(letter)
+        self._reject_log(letter, self.counters.rejected[letter.reason])
+
+    def _chartable(self, readings: list[Reading], now_ms: int, charted: list[Reading]) -> None:
+        """Add the readings SPC may chart: not further ahead of the receive clock than `chart_future_s`."""
+        limit = now_ms + self._chart_ahead_ms
+        if len(readings) == 1:
+            if readings[0].ts_ms <= limit:
+                charted.append(readings[0])
+                return
+            future = 1
+        else:
+            before = len(charted)
+            charted.extend(r for r in readings if r.ts_ms <= limit)
+            future = len(readings) - (len(charted) - before)
+            if not future:
+                return
+        self.counters.contained["future_not_charted"] += future
+        self._warn(
+            "future", f"{future} reading(s) stamped more than {self._chart_ahead_ms} ms ahead: stored, not charted"
+        )
 
     def _observe(self, batch: Batch) -> None:
-        """SPC on the batch's readings (the monitor skips redelivered or late ones: they are stored, not charted)."""
+        """SPC on the batch's chartable readings, series by series, each one contained.
+
+        The monitor skips redelivered or late readings (they are stored, not charted). A series whose monitor
+        raises (numbers no chart can hold, a bug) is switched off for SPC until a restart: its readings are still
+        stored, the failure is logged once and counted; every other series goes on.
+        """
         assert self.monitor is not None
-        batch.alarms.extend(self.monitor.observe(batch.readings))
-        batch.limits.extend(self.monitor.take_limit_changes())
+        if not batch.charted:
+            return
+        groups: dict[str, list[Reading]] = {}
+        for reading in batch.charted:
+            group = groups.get(reading.series)
+            if group is None:
+                groups[reading.series] = [reading]
+            else:
+                group.append(reading)
+        observe = self.monitor.observe
+        off = self._spc_off
+        for series, readings in groups.items():
+            if series in off:
+                continue
+            try:
+                batch.alarms.extend(observe(readings))
+            except Exception as exc:
+                off.add(series)
+                self.counters.contained["spc_error"] += 1
+                log.error(
+                    "SPC failed on %s (%s: %s); its readings are still stored, SPC for it is off until a restart",
+                    series[:200],
+                    type(exc).__name__,
+                    exc,
+                )
+        try:
+            batch.limits.extend(self.monitor.take_limit_changes())
+        except Exception as exc:  # pragma: no cover - defensive: a list swap
+            self.counters.contained["spc_error"] += 1
+            log.error("could not take the monitor's new limits: %s", exc)
 
     def _write(self, batch: Batch) -> None:
         """Store the batch (or spool it), then acknowledge its messages and publish dead letters and alarms."""
-        delay = 0.1
+        backoff = STORE_RETRY.backoff()
         while batch.has_records:
             if not self.spool:
                 try:
                     self._store(batch)
+                    if self.state == "spooling":  # the spool is empty and the store took the batch: healthy again
+                        self.state = "ok"
                     break
                 except StoreUnavailable as exc:
                     self.counters.write_errors += 1
@@ -237,13 +364,12 @@ class IngestService:
                     else:
                         self._warn("store", f"store unavailable ({exc}); spooling to {self.spool.directory}")
                         self.state = "spooling"
-                        self._next_probe = time.monotonic() + self._probe_delay
-                except StoreError as exc:
+                        self._next_probe = time.monotonic() + self._probe.next()
+                except Exception as exc:  # StoreError, or a backend's bug: retried, nothing acknowledged
                     self.counters.write_errors += 1
-                    self._warn("store-error", f"store write failed ({exc}); retrying, nothing acknowledged")
-                    if not self._pause(delay):
+                    self._warn("store-error", f"store write failed ({exc!r}); retrying, nothing acknowledged")
+                    if not self._pause(backoff.next()):
                         return
-                    delay = min(delay * 2, _MAX_BACKOFF_S)
                     continue
             if self.spool is not None:
                 try:
@@ -255,12 +381,15 @@ class IngestService:
                     self._warn("spool", f"{exc}; holding the messages at the broker (not acknowledged)")
                     self._next_probe = 0.0
                     self._replay_due()  # the store may be back
-            if not self._pause(delay):
+            if not self._pause(backoff.next()):
                 return
-            delay = min(delay * 2, _MAX_BACKOFF_S)
         self.client.ack_messages(batch.messages)
         if batch.deadletters or batch.alarms:
-            self._publish_side_effects(batch)
+            try:
+                self._publish_side_effects(batch)
+            except Exception as exc:  # stored already: only the live notification is missed
+                self.counters.contained["publish_error"] += 1
+                self._warn("side-effects", f"could not publish dead letters or alarms: {exc!r}")
 
     def _pause(self, seconds: float) -> bool:
         """Sleep before a retry; False when stop() has run out of time (give up: the broker redelivers)."""
@@ -276,9 +405,12 @@ class IngestService:
     def _store(self, batch: Batch) -> None:
         store = self.store
         if batch.readings:
+            before = getattr(store, "conflicts", 0)
             new = store.write_readings(batch.readings)
+            conflicts = getattr(store, "conflicts", 0) - before  # same key, other value: replaced (last wins)
             self.counters.stored += new
-            self.counters.duplicates += len(batch.readings) - new
+            self.counters.conflicts += conflicts
+            self.counters.duplicates += len(batch.readings) - new - conflicts
         if batch.states:
             store.write_states(batch.states)
         if batch.parts:
@@ -293,6 +425,8 @@ class IngestService:
             store.write_deadletters(batch.deadletters)
         if batch.limits:
             store.write_limits(batch.limits)
+        for record in batch.infos:
+            store.write_machine_info(record.machine, record.ts_ms, record.info)
 
     # ------------------------------------------------------------------ spool replay
 
@@ -302,11 +436,10 @@ class IngestService:
         try:
             self.spool.replay(self._replay_record, _REPLAY_SLICE_S)
         except (StoreError, OSError) as exc:
-            self._next_probe = time.monotonic() + self._probe_delay
-            self._probe_delay = min(self._probe_delay * 2, _MAX_BACKOFF_S)
+            self._next_probe = time.monotonic() + self._probe.next()
             self._warn("replay", f"store still unavailable ({exc}); {self.spool.pending} spooled batches wait")
             return
-        self._probe_delay = 0.1
+        self._probe.reset()
         if not self.spool:
             self.state = "ok"
             log.info("the store is back: the spool is replayed (%d readings so far)", self.counters.replayed)
@@ -314,7 +447,7 @@ class IngestService:
     def _replay_record(self, body: bytes) -> None:
         try:
             batch = records.decode(body)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.error("skipping an unreadable spool record (%s): %r…", exc, body[:200])
             return
         self._store(batch)
@@ -324,36 +457,44 @@ class IngestService:
 
     def _publish_side_effects(self, batch: Batch) -> None:
         for letter in batch.deadletters:
-            body = {
-                "reason": letter.reason,
-                "detail": letter.detail,
-                "topic": letter.topic,
-                "received_ms": letter.received_ms,
-                "payload_size": letter.payload_size,
-                "payload": letter.payload[:256].decode("utf-8", "replace"),
-            }
-            self._publish(f"{DEADLETTER_PREFIX}/{letter.reason}", json.dumps(body).encode(), qos=0, retain=False)
+            body = DeadLetterPayload(
+                reason=letter.reason,
+                detail=letter.detail,
+                topic=letter.topic,
+                received_ms=letter.received_ms,
+                payload_size=letter.payload_size,
+                payload=letter.payload[: DeadLetterPayload.MAX_PAYLOAD_CHARS].decode("utf-8", "replace"),
+            )
+            self._publish(f"{DEADLETTER_PREFIX}/{letter.reason}", body.to_bytes(), qos=0, retain=False)
         for alarm in batch.alarms:
             self.counters.alarms += int(alarm.active)
-            topic = self._alarm_topics.get(alarm.series)
-            if topic is None:
-                path, sensor = series_path(alarm.series)
-                topic = self._alarm_topics[alarm.series] = str(Topic(path, MessageClass.ALARM, sensor))
-            payload = AlarmPayload(
-                alarm_id=alarm.alarm_id,
-                active=alarm.active,
-                rules=list(alarm.rules),
-                value=alarm.value,
-                ts=alarm.ts_ms if alarm.active else (alarm.cleared_ms or alarm.ts_ms),
-                message=alarm.message,
-            )
-            self._publish(topic, payload_to_json(payload), qos=1, retain=True)
+            try:
+                topic = self._alarm_topics.get(alarm.series)
+                if topic is None:
+                    sid = parse_series(alarm.series)
+                    if len(self._alarm_topics) >= _ALARM_TOPIC_CACHE:
+                        self._alarm_topics.clear()
+                    topic = self._alarm_topics[alarm.series] = sid.path.topic(MessageClass.ALARM, sid.sensor)
+                payload = AlarmPayload(
+                    alarm_id=alarm.alarm_id,
+                    active=alarm.active,
+                    rules=list(alarm.rules),
+                    value=alarm.value,
+                    ts=alarm.ts_ms if alarm.active else (alarm.cleared_ms or alarm.ts_ms),
+                    message=alarm.message,
+                ).to_bytes()
+            except Exception as exc:  # the alarm is stored; only its live message is missed
+                self.counters.contained["publish_error"] += 1
+                self._warn("alarm", f"could not build the alarm message of {alarm.series[:200]!r}: {exc!r}")
+                continue
+            self._publish(topic, payload, qos=1, retain=True)
 
     def _publish(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> None:
         try:
             self.client.publish(topic, payload, qos=qos, retain=retain, timeout=5.0)
-        except BrokerError as exc:  # the record is stored; only the live notification is missed
-            self._warn("publish", f"could not publish on {topic!r}: {exc}")
+        except Exception as exc:  # BrokerError or worse: the record is stored; only the live notification is missed
+            self.counters.contained["publish_error"] += 1
+            self._warn("publish", f"could not publish on {topic[:200]!r}: {exc}")
 
     def _health_loop(self) -> None:
         self._publish_health()
@@ -362,10 +503,19 @@ class IngestService:
 
     def _publish_health(self) -> None:
         try:
-            body = json.dumps(self.health()).encode()
+            body = self.health_payload().to_bytes()
             self.client.publish(f"{HEALTH_PREFIX}/{self.worker_name}", body, qos=0, retain=True, timeout=1.0)
         except Exception as exc:  # health must never take ingestion down
             log.debug("could not publish health: %s", exc)
+
+
+def _known_series(store: Storage) -> list[str]:
+    """The series already in the store: they count against the caps (an unreachable store: none known yet)."""
+    try:
+        return [info.series for info in store.list_series()]
+    except Exception as exc:
+        log.warning("could not list the stored series (%s); the series caps count from zero", exc)
+        return []
 
 
 __all__ = ["PASS_THROUGH", "IngestService"]

@@ -29,16 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from smartfactory.errors import StoreError
+from smartfactory.errors import SpoolError
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"SFSPOOL1"
 _FRAME = struct.Struct("<II")
-
-
-class SpoolError(StoreError):
-    """The spool cannot be used (in use by another worker, full, or the disk failed)."""
+__all__ = ["MAGIC", "Spool", "SpoolError", "SpoolFull"]
 
 
 class SpoolFull(SpoolError):

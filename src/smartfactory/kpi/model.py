@@ -1,5 +1,8 @@
 """Inputs of the OEE engine: state intervals, part events, state changes and settings. Pure data, no I/O.
 
+`StateChange` is the pipeline's one state-change record (`smartfactory.model`), re-exported here: the engine
+groups a change under its `line_id` (the `line` given, else the machine path's `area/line`).
+
 Timestamps are integer milliseconds since the Unix epoch (UTC), the same unit the wire format uses.
 Intervals are half-open, `[start_ms, end_ms)`.
 """
@@ -11,6 +14,9 @@ from dataclasses import dataclass
 
 from smartfactory.errors import ConfigError
 from smartfactory.kpi.codes import State
+from smartfactory.model import StateChange
+
+__all__ = ["OeeSettings", "PartEvent", "StateChange", "StateInterval", "check_ideal_cycle"]
 
 
 def _state(value: str) -> State:
@@ -57,20 +63,6 @@ class PartEvent:
     line: str
     ts_ms: int
     good: bool
-
-
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """Machine `machine` entered `state` (for `reason`) at `ts_ms` and stays there until its next change."""
-
-    machine: str
-    line: str
-    state: str
-    reason: str | None
-    ts_ms: int
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "state", _state(self.state))
 
 
 @dataclass(frozen=True, slots=True)

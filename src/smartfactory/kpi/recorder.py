@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
 from smartfactory.kpi.calendar import ShiftCalendar
-from smartfactory.kpi.model import OeeSettings, PartEvent, StateChange, StateInterval
+from smartfactory.kpi.model import OeeSettings, PartEvent, StateChange, StateInterval, _state
 from smartfactory.kpi.oee import compute_oee
 from smartfactory.kpi.result import OeeReport
 
@@ -40,7 +40,7 @@ def intervals_from_changes(changes: Iterable[StateChange], until_ms: int) -> lis
                 continue  # same state again: the current episode goes on
             if current is not None and end > current.ts_ms:
                 out.append(
-                    StateInterval(current.machine, current.line, current.state, current.reason, current.ts_ms, end)
+                    StateInterval(current.machine, current.line_id, current.state, current.reason, current.ts_ms, end)
                 )
             current = nxt
     return out
@@ -65,7 +65,8 @@ class GroundTruthRecorder:
     def state(self, machine: str, line: str, state: str, reason: str | None, ts_ms: int) -> None:
         """`machine` enters `state` (for `reason`) at `ts_ms`."""
         self._check_order(machine, ts_ms)
-        self._changes.append(StateChange(machine, line, state, reason, ts_ms))
+        _state(state)  # an unknown state fails here, where it was recorded
+        self._changes.append(StateChange(machine=machine, ts_ms=ts_ms, state=state, reason=reason, line=line))
 
     def part(self, machine: str, line: str, ts_ms: int, good: bool) -> None:
         """`machine` finished a part at `ts_ms`."""

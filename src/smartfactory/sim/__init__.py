@@ -3,12 +3,14 @@
 A machine type is one short file in `simulators/` (see `simulators/_template.py` and
 docs/simulator-tutorial.md)::
 
-    from smartfactory.sim import Characteristic, Machine, Sensor, StateModel
+    from smartfactory.sim import Characteristic, Context, Drift, Machine, Sensor, StateModel
 
-The engine (`Simulation`) is pure and deterministic; `runner.run` paces it against a clock and
+Hooks receive a read-only `Context`; faults and permanent behaviours are behaviour objects (`Drift`, `Shift`,
+`Cycle`, ...). The engine (`Simulation`) is pure and deterministic; `runner.run` paces it against a clock and
 `publisher.PlantPublisher` puts it on MQTT. `ground_truth_oee` is the simulator's own OEE for a run.
 """
 
+from smartfactory.sim.live import Context
 from smartfactory.sim.machine import Characteristic, Machine, Sensor, StateModel
 from smartfactory.sim.signals import (
     AR1,
@@ -31,6 +33,7 @@ __all__ = [
     "AR1",
     "Behaviour",
     "Characteristic",
+    "Context",
     "Cycle",
     "Drift",
     "Dropout",

@@ -1,13 +1,16 @@
 """Is a machine type's declaration sane? Spec limits around the target, noise not negative, AR(1) φ below 1,
-names usable as topic levels, units short enough for the wire. The loader skips (and reports) types that are
-not; the contract test runs it over every discovered type."""
+names usable as topic levels, units short enough for the wire, behaviours and recipes that are behaviour objects
+on signals the type has, hooks written for the current API. The loader skips (and reports) types that are not;
+the contract test runs it over every discovered type."""
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping
 
-from smartfactory.sim.machine import Characteristic, Machine, Sensor
+from smartfactory.sim.machine import Characteristic, Machine, Sensor, StateModel
+from smartfactory.sim.signals import Behaviour
 
 
 def check_machine_type(cls: type[Machine]) -> list[str]:
@@ -19,7 +22,68 @@ def check_machine_type(cls: type[Machine]) -> list[str]:
         problems.append(f"sample_interval_s must be > 0, is {cls.sample_interval_s!r}")
     if not (cls.ideal_cycle_s > 0 and math.isfinite(cls.ideal_cycle_s)):
         problems.append(f"ideal_cycle_s must be > 0, is {cls.ideal_cycle_s!r}")
+    if not isinstance(cls.state_model, StateModel):
+        problems.append("state_model must be a StateModel(...)")
     problems.extend(check_specs(cls.sensors, cls.quality))
+    problems.extend(_behaviour_problems(cls))
+    problems.extend(_hook_problems(cls))
+    return problems
+
+
+def _behaviour_problems(cls: type[Machine]) -> list[str]:
+    signals = set(cls.sensors) | set(cls.quality)
+    problems: list[str] = []
+    for signal, declared in cls.behaviours.items():
+        items = [declared] if isinstance(declared, Behaviour) else declared
+        if signal not in signals:
+            problems.append(f"behaviours: no sensor or characteristic {signal!r}")
+        if not isinstance(items, list | tuple) or not all(isinstance(b, Behaviour) for b in items):
+            problems.append(
+                f"behaviours[{signal!r}] must be a behaviour such as Cycle(amplitude=1.0) or a list of them"
+            )
+    for name, recipe in cls.recipes.items():
+        if not isinstance(recipe, Mapping):
+            problems.append(
+                f"recipe {name!r} must map signals to behaviours, e.g. {{'diameter': Drift(per_hour=0.01)}}"
+            )
+            continue
+        for signal, behaviour in recipe.items():
+            if signal not in signals:
+                problems.append(f"recipe {name!r}: no sensor or characteristic {signal!r}")
+            if isinstance(behaviour, tuple) and len(behaviour) == 2 and isinstance(behaviour[0], str):
+                kind = "".join(part.title() for part in behaviour[0].split("_"))
+                problems.append(
+                    f"recipe {name!r}: write {signal!r}: {kind}(...) instead of the tuple {behaviour!r} "
+                    "(faults are behaviour objects now)"
+                )
+            elif not isinstance(behaviour, Behaviour):
+                problems.append(f"recipe {name!r}: {signal!r} must be a behaviour such as Drift(per_hour=0.01)")
+    return problems
+
+
+def _hook_problems(cls: type[Machine]) -> list[str]:
+    """Hooks still written for the old API, `sample(self, t_s)`: they now receive a read-only context."""
+    problems: list[str] = []
+    for hook in ("sample", "measure"):
+        method = getattr(cls, hook)
+        if method is getattr(Machine, hook):
+            continue
+        try:
+            params = list(inspect.signature(method).parameters)
+        except (TypeError, ValueError):
+            continue
+        if len(params) >= 2 and params[1] == "t_s":
+            problems.append(
+                f"{hook}(self, t_s) is the old hook: write {hook}(self, ctx), call super().{hook}(ctx) and read "
+                f"ctx.t_s, ctx.level(...), ctx.sensors[...] (see docs/simulator-tutorial.md)"
+            )
+    judge = cls.judge
+    if judge is not Machine.judge:
+        try:
+            if len(inspect.signature(judge).parameters) == 2:
+                problems.append("judge(self, measurements) is the old hook: write judge(self, ctx, measurements)")
+        except (TypeError, ValueError):
+            pass
     return problems
 
 
@@ -38,6 +102,9 @@ def check_specs(sensors: Mapping[str, Sensor], quality: Mapping[str, Characteris
             problems.append(f"sensor {name!r}: phi must lie in [0, 1), is {s.phi}")
         if s.low is not None and s.high is not None and s.low >= s.high:
             problems.append(f"sensor {name!r}: low {s.low} must be below high {s.high}")
+        if s.lsl is not None and s.usl is not None and not s.lsl < s.usl:
+            problems.append(f"sensor {name!r}: lsl {s.lsl} must be below usl {s.usl}")
+        problems.extend(_decimals_problems(name, s.decimals))
     for name, c in quality.items():
         if not isinstance(c, Characteristic):
             problems.append(f"characteristic {name!r} is not a Characteristic(...)")
@@ -49,7 +116,14 @@ def check_specs(sensors: Mapping[str, Sensor], quality: Mapping[str, Characteris
             problems.append(f"characteristic {name!r}: LSL {c.lsl} must be below the target {c.target}")
         if c.usl is not None and not c.target < c.usl:
             problems.append(f"characteristic {name!r}: USL {c.usl} must be above the target {c.target}")
+        problems.extend(_decimals_problems(name, c.decimals))
     return problems
+
+
+def _decimals_problems(name: str, decimals: object) -> list[str]:
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 15:
+        return [f"{name!r}: decimals must be a whole number from 0 to 15, is {decimals!r}"]
+    return []
 
 
 def _name_problems(name: str) -> list[str]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from smartfactory.errors import ConfigError, SimulatorError
+from smartfactory.plant import MachineSpec, load_plant, resolve_plant_file
 from smartfactory.sim.lifecycle import MACHINE_FAULTS
 from smartfactory.sim.loader import Catalog, MachineType, discover
-from smartfactory.sim.plant import MachineSpec, load_plant, resolve_plant_file
 from smartfactory.sim.signals import FAULT_KINDS
 from smartfactory.wire import MachinePath
 
@@ -62,13 +62,8 @@ def resolve_machine(ref: str, sim_dir: Path, plant: str) -> tuple[MachinePath, M
         except ConfigError:
             return path, None
         return path, next((s for s in specs if s.path == path), None)
-    specs = load_plant(resolve_plant_file(plant, sim_dir)).machines
-    matches = [s for s in specs if str(s.path).endswith("/" + ref)]
-    if len(matches) != 1:
-        known = ", ".join(s.path.machine for s in specs)
-        problem = "is ambiguous" if matches else "is not in the plant"
-        raise ConfigError(f"machine {ref!r} {problem} {plant!r} (machines: {known}); or give the full path")
-    return matches[0].path, matches[0]
+    spec = load_plant(resolve_plant_file(plant, sim_dir)).find(ref)
+    return spec.path, spec
 
 
 def check_fault(spec: MachineSpec | None, sim_dir: Path, fault: str, sensor: str | None) -> None:

@@ -1,5 +1,5 @@
-"""Records → wire messages (docs/wire.md), built without pydantic on the hot path; tests validate them with
-the `wire` models.
+"""Records → wire messages (docs/wire.md). Every payload is written by `smartfactory.wire`: telemetry by its
+fast encoder `telemetry_json` (no model per message on the hot path), the rest by the payload models' `to_bytes`.
 
 Telemetry is grouped: one message per machine carries every sample since its previous message. With
 `ticks_per_message` = 1 (live) that is one sampling instant, plus the measurements of a part finished since
@@ -10,14 +10,20 @@ State (retained), quality, event and status messages are one per record.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from smartfactory.sim.engine import PlacedMachine
 from smartfactory.sim.records import EventRec, PartRec, Record, Sample, StateRec, StatusRec
-from smartfactory.wire import MessageClass, format_ts
+from smartfactory.wire import (
+    EventPayload,
+    MachineInfo,
+    MessageClass,
+    QualityPayload,
+    StatePayload,
+    StatusPayload,
+    telemetry_json,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +37,6 @@ class Outgoing:
 
 #: The classes a simulator publishes (it subscribes to `cmd`).
 PUBLISHED = (MessageClass.TELEMETRY, MessageClass.STATE, MessageClass.QUALITY, MessageClass.EVENT, MessageClass.STATUS)
-
-
-def _json(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 class _Pending:
@@ -82,40 +84,43 @@ class Encoder:
             seen.update(values)
         units = {k: u for k, u in all_units.items() if k in seen}
         readings = sum(len(values) for _, values in samples)
-        if len(samples) == 1:
-            ts, values = samples[0]
-            body: dict[str, Any] = {"ts": format_ts(ts), "values": values, "units": units}
-        else:
-            body = {"batch": [{"ts": ts, "values": values} for ts, values in samples], "units": units}
         topic = self._topics[machine][MessageClass.TELEMETRY]
-        return Outgoing(topic, _json(body), False, MessageClass.TELEMETRY, readings)
+        return Outgoing(topic, telemetry_json(samples, units), False, MessageClass.TELEMETRY, readings)
 
     def _other(self, record: Record) -> Outgoing:
         topics = self._topics[record.machine]
         if isinstance(record, StateRec):
-            body: dict[str, Any] = {"state": record.state, "ts": format_ts(record.ts)}
-            if record.reason is not None:
-                body["reason"] = record.reason
-            return Outgoing(topics[MessageClass.STATE], _json(body), True, MessageClass.STATE)
+            state = StatePayload.model_validate({"state": record.state, "ts": record.ts, "reason": record.reason})
+            return Outgoing(topics[MessageClass.STATE], state.to_bytes(), True, MessageClass.STATE)
         if isinstance(record, PartRec):
-            body = {
-                "part_id": record.part_id,
-                "ts": format_ts(record.ts),
-                "measurements": record.measurements,
-                "verdict": "good" if record.good else "scrap",
-            }
-            return Outgoing(topics[MessageClass.QUALITY], _json(body), False, MessageClass.QUALITY)
+            part = QualityPayload(
+                part_id=record.part_id,
+                ts=record.ts,
+                measurements=record.measurements,
+                verdict="good" if record.good else "scrap",
+            )
+            return Outgoing(topics[MessageClass.QUALITY], part.to_bytes(), False, MessageClass.QUALITY)
         if isinstance(record, EventRec):
-            body = {"kind": record.kind, "fault": record.fault, "params": record.params, "ts": format_ts(record.ts)}
-            if record.sensor is not None:
-                body["sensor"] = record.sensor
-            return Outgoing(topics[MessageClass.EVENT], _json(body), False, MessageClass.EVENT)
+            event = EventPayload.model_validate(
+                {
+                    "kind": record.kind,
+                    "fault": record.fault,
+                    "sensor": record.sensor,
+                    "params": record.params,
+                    "ts": record.ts,
+                }
+            )
+            return Outgoing(topics[MessageClass.EVENT], event.to_bytes(), False, MessageClass.EVENT)
         if isinstance(record, StatusRec):
-            body = {"status": record.status, "ts": format_ts(record.ts)}
-            return Outgoing(topics[MessageClass.STATUS], _json(body), True, MessageClass.STATUS)
+            return Outgoing(
+                topics[MessageClass.STATUS], status_payload(record.status, record.ts), True, MessageClass.STATUS
+            )
         raise TypeError(f"cannot encode {record!r}")
 
 
-def status_payload(status: str, ts_ms: int | None = None) -> bytes:
-    """Birth (`online`) or last-will (`offline`) payload; the will carries no time (it is written at connect)."""
-    return _json({"status": status} if ts_ms is None else {"status": status, "ts": format_ts(ts_ms)})
+def status_payload(status: str, ts_ms: int | None = None, info: MachineInfo | None = None) -> bytes:
+    """Birth (`online`, with the machine's `info` when given) or last-will (`offline`) payload.
+
+    The will carries no time (it is written at connect).
+    """
+    return StatusPayload.model_validate({"status": status, "ts": ts_ms, "info": info}).to_bytes()

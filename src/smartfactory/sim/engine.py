@@ -24,29 +24,33 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from smartfactory.durations import parse_duration
 from smartfactory.errors import ConfigError, SimulatorError, WireError
 from smartfactory.kpi import GroundTruthRecorder, OeeReport, ShiftCalendar
+from smartfactory.plant import MachineSpec, Plant
 from smartfactory.sim.lifecycle import MachineRun, describe_failure
+from smartfactory.sim.live import LiveMachine
 from smartfactory.sim.loader import Catalog
 from smartfactory.sim.machine import Machine
-from smartfactory.sim.plant import Plant
 from smartfactory.sim.records import Record
-from smartfactory.sim.scenario import Scenario, parse_duration
+from smartfactory.sim.scenario import Scenario
 from smartfactory.sim.schedule import Schedule
-from smartfactory.wire import CommandPayload, MachinePath, MessageClass, Topic
+from smartfactory.wire import CommandPayload, MachineInfo, MachinePath, MessageClass, Topic
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
 class PlacedMachine:
-    """A machine standing in the plant: its path, its simulator object and its life."""
+    """A machine standing in the plant: its path, its signals and faults (`live`), its life (`run`), where its
+    type came from and the facts its birth message carries (`info`)."""
 
     index: int
     path: MachinePath
-    machine: Machine
+    live: LiveMachine
     run: MachineRun
     source: str
+    info: MachineInfo
 
     @property
     def telemetry_topic(self) -> str:
@@ -54,7 +58,7 @@ class PlacedMachine:
 
     @property
     def units(self) -> dict[str, str]:
-        return self.machine.units
+        return self.live.units
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +74,25 @@ class Action:
     origin: str = "command"
 
 
+def place(machine: Machine, spec: MachineSpec, seed: int) -> LiveMachine:
+    """A machine of the plant file, ready to run: the type's declarations with the plant file's changes."""
+    return LiveMachine(
+        machine,
+        spec.path.machine,
+        seed=seed,
+        key=str(spec.path),
+        sensors={name: s.changes() for name, s in spec.sensors.items()},
+        quality={name: q.changes() for name, q in spec.quality.items()},
+        state_model=spec.state_model.changes(),
+        ideal_cycle_s=spec.ideal_cycle_s,
+        sample_interval_s=spec.sample_interval_s,
+    )
+
+
 def truth_ids(path: MachinePath) -> tuple[str, str]:
-    """(machine, line) under which OEE knows a machine: the full machine path and the line level."""
-    return str(path), path.line
+    """(machine, line) under which OEE knows a machine: the full machine path and the line id (`area/line`, the
+    id the read side uses: two areas may each have a `line-1`)."""
+    return str(path), path.line_id
 
 
 class Simulation:
@@ -107,20 +127,12 @@ class Simulation:
                 self._problem(f"{spec.path}: {exc}")
                 continue
             try:
-                machine = machine_type.cls(
-                    spec.path.machine,
-                    seed=seed,
-                    key=str(spec.path),
-                    sensors=spec.sensors,
-                    quality=spec.quality,
-                    states=spec.states,
-                    ideal_cycle_s=spec.ideal_cycle_s,
-                    sample_interval_s=spec.sample_interval_s,
-                )
+                live = place(machine_type.cls(), spec, seed)
+                info = live.info(spec.type)
                 index = len(self.machines)
                 run = MachineRun(
                     index,
-                    machine,
+                    live,
                     seed=seed,
                     start_ms=start_ms,
                     schedule=schedule,
@@ -135,7 +147,7 @@ class Simulation:
                     f"{spec.path} ({machine_type.source}) cannot start: {describe_failure(exc, machine_type.cls)}"
                 )
                 continue
-            self.machines.append(PlacedMachine(index, spec.path, machine, run, machine_type.source))
+            self.machines.append(PlacedMachine(index, spec.path, live, run, machine_type.source, info))
         if not self.machines:
             raise SimulatorError(
                 "no machine of the plant could start: "
@@ -229,7 +241,7 @@ class Simulation:
 
     def _apply(self, action: Action, at: int) -> None:
         placed = self.machines[action.machine]
-        run, machine = placed.run, placed.machine
+        run, live = placed.run, placed.live
         if run.broken is not None:
             log.warning("ignored %s on %s: its simulator stopped (%s)", action.action, placed.path, run.broken)
             return
@@ -247,7 +259,7 @@ class Simulation:
             elif action.fault is None:
                 raise SimulatorError("inject needs a fault kind")
             else:
-                machine.inject(action.fault, action.sensor, action.params, run.rel_s(at))
+                live.inject(action.fault, action.sensor, action.params, run.rel_s(at))
                 run.event(at, "fault", action.fault, action.sensor, action.params)
         except (SimulatorError, ConfigError, ValueError) as exc:
             log.warning("ignored %s %s on %s: %s", action.action, action.fault or "", placed.path, exc)
@@ -261,7 +273,7 @@ class Simulation:
 
     def _clear(self, placed: PlacedMachine, fault: str | None, at: int) -> None:
         run = placed.run
-        for name in placed.machine.clear(fault):
+        for name in placed.live.clear(fault):
             run.event(at, "repair", name, None, {})
         if fault in (None, "slowdown") and run.slowdown != 1.0:
             run.set_slowdown(at, 1.0)
@@ -273,7 +285,7 @@ class Simulation:
 
     def ideal_cycle_times(self) -> dict[str, float]:
         """Ideal cycle time in seconds per machine id (the full machine path)."""
-        return {truth_ids(m.path)[0]: m.machine.ideal_s for m in self.machines}
+        return {truth_ids(m.path)[0]: m.live.ideal_s for m in self.machines}
 
     def ground_truth(self, since_ms: int | None = None, until_ms: int | None = None) -> OeeReport:
         """OEE of what really happened in `[since_ms, until_ms)` (default: the whole run so far), computed by

@@ -10,7 +10,7 @@
 | small stop | likewise with the small-stop settings: down/jam (short)                                   |
 | starving   | likewise: idle                                                                            |
 | part       | a cycle is complete: measure, judge, count; maybe a tool change or a changeover is due    |
-| tick       | the sensors are sampled (`Machine.sample`), whatever the state                            |
+| tick       | the sensors are sampled (`LiveMachine.sample`, the type's hook), whatever the state       |
 
 Cycles, failures and small stops advance in *operating* time only; a stop pauses the cycle in progress. At one
 instant only the last state change is published (storage keys states by machine and millisecond).
@@ -26,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from smartfactory.errors import SimulatorError
-from smartfactory.sim.machine import Machine, stream
+from smartfactory.sim.live import LiveMachine
 from smartfactory.sim.records import EventRec, PartRec, Record, Sample, StateRec, StatusRec
 from smartfactory.sim.schedule import Schedule
+from smartfactory.sim.signals import stream
 
 log = logging.getLogger(__name__)
 INF = math.inf
@@ -63,7 +64,7 @@ class MachineRun:
     def __init__(
         self,
         index: int,
-        machine: Machine,
+        live: LiveMachine,
         *,
         seed: int,
         start_ms: int,
@@ -73,20 +74,20 @@ class MachineRun:
         on_part: Callable[[int, bool], None] | None = None,
     ) -> None:
         self.index = index
-        self.machine = machine
+        self.live = live
         self.start_ms = start_ms
         self.schedule = schedule
         self.auto_stops = auto_stops
-        self.model = machine.state_model
-        self.interval_ms = max(1, round(machine.interval_s * 1000))
+        self.model = live.state_model
+        self.interval_ms = max(1, round(live.interval_s * 1000))
         self.t = start_ms
         self.next_tick = start_ms
         self.records: list[Record] = []
         self.broken: str | None = None
         self._on_state = on_state
         self._on_part = on_part
-        self._draws = stream(seed, machine.key, "states")
-        self._cycle_draws = stream(seed, machine.key, "cycles")
+        self._draws = stream(seed, live.key, "states")
+        self._cycle_draws = stream(seed, live.key, "cycles")
         self.state = ""
         self.reason: str | None = None
         self.state_end: int | None = None
@@ -119,7 +120,7 @@ class MachineRun:
     def _draw_cycle(self) -> float:
         m = self.model
         factor = 1.0 + m.speed_loss + m.cycle_cv * self._cycle_draws.normal()
-        return max(1.0, self.machine.ideal_s * 1000.0 * max(1.0, factor) * self.slowdown)
+        return max(1.0, self.live.ideal_s * 1000.0 * max(1.0, factor) * self.slowdown)
 
     # ------------------------------------------------------------------------------------------ loop
 
@@ -140,8 +141,8 @@ class MachineRun:
         except SimulatorError:
             raise
         except Exception as exc:
-            self.broken = describe_failure(exc, type(self.machine))
-            log.error("machine %s stopped: %s (the other machines keep running)", self.machine.key, self.broken)
+            self.broken = describe_failure(exc, type(self.live.machine))
+            log.error("machine %s stopped: %s (the other machines keep running)", self.live.key, self.broken)
             self._flush_state(None)
             self.records.append(StatusRec(self.index, self.t, "offline"))
 
@@ -177,13 +178,13 @@ class MachineRun:
             self.to_fail -= dt
             self.to_stop -= dt
             self.to_idle -= dt
-            self.machine.run_s += dt / 1000.0
+            self.live.run_s += dt / 1000.0
         self.t = max(self.t, te)
 
     def _handle(self, kind: int, te: int) -> None:
         if kind == _TICK:
-            self.machine.tick = (te - self.start_ms) // self.interval_ms
-            values = self.machine.sample(self.rel_s(te))
+            self.live.tick = (te - self.start_ms) // self.interval_ms
+            values = self.live.sample(self.rel_s(te))
             if values:
                 self._emit(Sample(self.index, te, values))
             self.next_tick = te + self.interval_ms
@@ -216,7 +217,7 @@ class MachineRun:
                 self._set_state(te, "planned", self.schedule.off_reason(te))
 
     def _finish_part(self, te: int) -> None:
-        m = self.machine
+        m = self.live
         m.last_cycle_s = self.cycle_ms / 1000.0
         measurements = m.measure(self.rel_s(te))
         good = m.judge(measurements)
@@ -250,7 +251,7 @@ class MachineRun:
     def _end_timed(self, te: int) -> None:
         self.state_end = None
         if self.after == "tool_change":
-            self.machine.tool_parts = 0
+            self.live.tool_parts = 0
         elif self.after == "changeover":
             self.since_changeover = 0
         self.after = None
@@ -263,9 +264,9 @@ class MachineRun:
             self._set_state(te, "planned", self.schedule.off_reason(te))
 
     def _set_state(self, te: int, state: str, reason: str | None) -> None:
-        self.machine.settle(self.rel_s(te))
+        self.live.settle(self.rel_s(te))
         self.state, self.reason = state, reason
-        self.machine.state = state
+        self.live.state = state
         self._pending = (te, state, reason)
 
     def _flush_state(self, before: int | None) -> None:

@@ -1,7 +1,9 @@
 """The simulator's MQTT side: one connection per machine, so that every machine has its own last will.
 
 Each machine connects with a last will `{"status": "offline"}` (retained, QoS 1) on its `…/status` topic and
-then publishes a retained birth message `{"status": "online", "ts": …}`; the birth is repeated after every
+then publishes a retained birth message `{"status": "online", "ts": …, "info": …}`, whose `info` (`MachineInfo`)
+tells readers the machine's type, ideal cycle time, sampling interval and every signal's kind, unit, spec limits
+and resolution, the plant file's changes applied; the birth is repeated after every
 reconnect, because the broker may have published the will meanwhile. A clean stop publishes `offline` itself.
 Each connection subscribes to its machine's `…/cmd` topic and hands commands to the simulation.
 
@@ -18,8 +20,8 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
+from smartfactory.edge.mqtt import Message, MqttClient, Will
 from smartfactory.errors import BrokerError
-from smartfactory.mqtt import Message, MqttClient, Will
 from smartfactory.settings import BrokerAddress
 from smartfactory.sim.encode import PUBLISHED, status_payload
 from smartfactory.sim.engine import PlacedMachine
@@ -85,7 +87,8 @@ class PlantPublisher:
         client = self.clients[index]
         self._sessions[index] = client.session
         topic = self.machines[index].path.topic(MessageClass.STATUS)
-        client.publish(topic, status_payload("online", int(self.clock() * 1000)), qos=1, retain=True)
+        birth = status_payload("online", int(self.clock() * 1000), self.machines[index].info)
+        client.publish(topic, birth, qos=1, retain=True)
 
     def __call__(self, topic: str, payload: bytes, retain: bool) -> None:
         index, qos = self._route[topic]

@@ -20,47 +20,22 @@ events:
     clear: true                    # the repair: true clears every fault, or name one (clear: tool_wear)
 ```
 
-Durations are seconds or text such as `90s`, `2m`, `1h30m`, `7d`.
+Durations are seconds or text such as `90s`, `2m`, `1h30m`, `7d` (`smartfactory.durations`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
+from pydantic import Field, PlainValidator, ValidationError, ValidationInfo, field_validator, model_validator
 
+from smartfactory.configfile import FileModel, NonNegative, Where, config_error, dotted
+from smartfactory.durations import parse_duration
 from smartfactory.errors import ConfigError
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
-_UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_TOP = {"name", "description", "plant", "seed", "speed", "backfill", "duration", "auto_stops", "shifts", "events"}
-_EVENT = {"at", "machine", "inject", "clear", "sensor", "params", "note"}
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number or text like `90`, `90s`, `2m`, `1h30m`, `7d`, `1.5h`."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{value!r} is not a duration")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        if re.fullmatch(r"\d+(\.\d+)?", text):
-            seconds = float(text)
-        else:
-            parts = _DURATION.findall(text)
-            if not parts or "".join(n + u for n, u in parts) != text:
-                raise ConfigError(f"cannot read duration {value!r}: write seconds or e.g. 90s, 2m, 1h30m, 7d")
-            seconds = sum(float(n) * _UNITS_S[u] for n, u in parts)
-    else:
-        raise ConfigError(f"cannot read duration {value!r}: write seconds or e.g. 90s, 2m, 1h30m, 7d")
-    if seconds < 0:
-        raise ConfigError(f"duration {value!r} is negative")
-    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,90 +95,117 @@ def load_scenario(path: Path) -> Scenario:
     return parse_scenario(text, str(path), default_name=path.stem)
 
 
-def _params(raw: Any, where: str) -> dict[str, float | str]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: params must be a mapping such as {{size: 3}}")
-    out: dict[str, float | str] = {}
-    for key, value in raw.items():
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ConfigError(f"{where}: parameter {key} must be a number or text, got {value!r}")
-        if key == "duration" or str(key).endswith("_s"):
-            value = parse_duration(value)
-        out[str(key)] = float(value) if isinstance(value, int | float) else value
-    return out
+def _duration(value: object) -> float:
+    try:
+        return parse_duration(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
-def _optional(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
-    value = data.get(key)
-    if value is None:
-        return None
-    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}: {key} must be {kind.__name__}, got {value!r}")
-    return value
+def _param(value: object) -> float | str:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"must be a number or text, got {value!r}")
+    return float(value) if isinstance(value, int | float) else value
+
+
+def _clear(value: object) -> bool | str:
+    if value is True or isinstance(value, str):
+        return value
+    raise ValueError(f"clear is true (every fault) or the name of one fault, not {value!r}")
+
+
+Duration = Annotated[float, PlainValidator(_duration)]
+
+
+class EventEntry(FileModel):
+    """One entry of `events:` as written."""
+
+    hint: ClassVar[str] = "an event has at (e.g. 2m), machine (e.g. cnc-02) and inject: FAULT or clear: true|FAULT"
+
+    at: Duration
+    machine: str
+    inject: str | None = None
+    clear: Annotated[bool | str, PlainValidator(_clear)] | None = None
+    sensor: str | None = None
+    params: dict[str, Annotated[float | str, PlainValidator(_param)]] = Field(default_factory=dict)
+    note: str = ""
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _no_params(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("params")
+    @classmethod
+    def _durations(cls, params: dict[str, float | str]) -> dict[str, float | str]:
+        """`duration` and every `*_s` parameter may be written as text such as 12m."""
+        return {k: _duration(v) if k == "duration" or k.endswith("_s") else v for k, v in params.items()}
+
+    @model_validator(mode="after")
+    def _one_action(self) -> EventEntry:
+        if (self.inject is None) == (self.clear is None):
+            raise ValueError("give exactly one of inject: FAULT or clear: true|FAULT")
+        return self
+
+    def to_event(self) -> ScenarioEvent:
+        fault = self.inject if self.inject is not None else None if self.clear is True else str(self.clear)
+        action = "inject" if self.inject is not None else "clear"
+        return ScenarioEvent(self.at, self.machine, action, fault, self.sensor, dict(self.params), self.note)
+
+
+class ScenarioFile(FileModel):
+    """A scenario file as written (see the module docstring)."""
+
+    name: str | None = None
+    description: str = ""
+    plant: str | None = None
+    seed: int | None = None
+    speed: NonNegative | None = None
+    backfill: Duration | None = None
+    duration: Duration | None = None
+    auto_stops: bool | None = None
+    shifts: bool | None = None
+    events: list[EventEntry] = Field(default_factory=list)
+
+    @field_validator("events", "description", mode="before")
+    @classmethod
+    def _empty(cls, value: Any, info: ValidationInfo) -> Any:
+        """`events:` or `description:` with nothing after them."""
+        return ([] if info.field_name == "events" else "") if value is None else value
+
+
+def _where(source: str) -> Where:
+    def where(loc: tuple[str | int, ...]) -> str:
+        if len(loc) >= 2 and loc[0] == "events" and isinstance(loc[1], int):
+            return f"{source} event #{loc[1] + 1}" + (f" [{dotted(loc[2:])}]" if loc[2:] else "")
+        return f"{source} [{dotted(loc)}]" if loc else source
+
+    return where
 
 
 def parse_scenario(text: str, source: str = "<scenario>", default_name: str = "scenario") -> Scenario:
+    """A scenario from YAML text; `ConfigError` naming the file and the event when something is wrong."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: a scenario is a mapping with name, description and events")
-    unknown = sorted(set(data) - _TOP)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {unknown}; allowed are {sorted(_TOP)}")
-    raw_events = data.get("events") or []
-    if not isinstance(raw_events, list):
-        raise ConfigError(f"{source}: events must be a list")
-    events = []
-    for index, raw in enumerate(raw_events):
-        where = f"{source} event #{index + 1}"
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{where}: an event is a mapping with at, machine and inject or clear")
-        extra = sorted(set(raw) - _EVENT)
-        if extra:
-            raise ConfigError(f"{where}: unknown key(s) {extra}; allowed are {sorted(_EVENT)}")
-        if "at" not in raw or "machine" not in raw:
-            raise ConfigError(f"{where}: give at (e.g. 2m) and machine (e.g. cnc-02)")
-        if ("inject" in raw) == ("clear" in raw):
-            raise ConfigError(f"{where}: give exactly one of inject: FAULT or clear: true|FAULT")
-        fault: str | None
-        if "inject" in raw:
-            action, fault = "inject", str(raw["inject"])
-        else:
-            action = "clear"
-            fault = None if raw["clear"] is True else str(raw["clear"])
-        events.append(
-            ScenarioEvent(
-                at_s=parse_duration(raw["at"]),
-                machine=str(raw["machine"]),
-                action=action,
-                fault=fault,
-                sensor=None if raw.get("sensor") is None else str(raw["sensor"]),
-                params=_params(raw.get("params"), where),
-                note=str(raw.get("note", "")),
-            )
-        )
-    events.sort(key=lambda e: e.at_s)
-    seed = _optional(data, "seed", int, source)
-    speed = _optional(data, "speed", float, source)
-    if speed is not None and speed < 0:
-        raise ConfigError(f"{source}: speed must be ≥ 0")
+    try:
+        document = ScenarioFile.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(exc, source, ScenarioFile, _where(source)) from None
     return Scenario(
-        name=str(data.get("name", default_name)),
-        events=tuple(events),
-        description=str(data.get("description", "")).strip(),
-        plant=_optional(data, "plant", str, source),
-        seed=seed,
-        speed=speed,
-        backfill_s=None if data.get("backfill") is None else parse_duration(data["backfill"]),
-        duration_s=None if data.get("duration") is None else parse_duration(data["duration"]),
-        auto_stops=_optional(data, "auto_stops", bool, source),
-        shifts=_optional(data, "shifts", bool, source),
+        name=document.name if document.name is not None else default_name,
+        events=tuple(sorted((e.to_event() for e in document.events), key=lambda e: e.at_s)),
+        description=document.description.strip(),
+        plant=document.plant,
+        seed=document.seed,
+        speed=document.speed,
+        backfill_s=document.backfill,
+        duration_s=document.duration,
+        auto_stops=document.auto_stops,
+        shifts=document.shifts,
         source=source,
     )
 

@@ -8,8 +8,9 @@ A sensor reading is built in three steps, every step composable::
   n numbers gives the same numbers as n single draws, so buffering never changes the data.
 - `AR1` is stationary noise: white Gaussian (φ = 0) or autocorrelated (0 < φ < 1).
 - A `Behaviour` adds an offset (shift, drift, cycle, warm-up), scales the noise (variance, growing variance) or
-  rewrites the value (spikes, stuck sensor, dropout). Faults injected on cue are these same behaviours, made by
-  `make_behaviour(kind, params, ...)`; `FAULT_KINDS` lists them with their parameters.
+  rewrites the value (spikes, stuck sensor, dropout). A machine type declares them as objects
+  (`recipes = {"tool_wear": {"diameter": Drift(per_hour=0.012)}}`); faults injected on cue by name are the same
+  classes (`FAULTS`, made by `make_behaviour(kind, params)`); `FAULT_KINDS` describes their parameters.
 
 Behaviours get two clocks: `t_s`, simulated seconds since the run started, and `run_s`, seconds the machine
 has been producing. Wear and drift follow `run_s`, so nothing drifts while a machine is down.
@@ -17,9 +18,12 @@ has been producing. Wear and drift follow `run_s`, so nothing drifts while a mac
 
 from __future__ import annotations
 
+import copy
 import math
+import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from typing import ClassVar, Self
 
 import numpy as np
 
@@ -114,16 +118,42 @@ def approach(level: float, target: float, dt_s: float, tau_s: float) -> float:
 class Behaviour:
     """A composable change to one signal. Override one or more of `offset`, `gain` and `post`.
 
-    `started_t_s` / `started_run_s` are set by `start()` when the behaviour is attached to a signal.
+    A behaviour is written once, as a declaration (`Drift(per_hour=0.012)` in a machine type's `recipes` or
+    `behaviours`), and the engine attaches a fresh copy of it to each machine's signal with `begin`: sizes given
+    in noise standard deviations (`sigmas`) are then resolved against that signal, a random stream is handed to
+    behaviours that draw (spikes, dropout), and `started_t_s` / `started_run_s` are set.
     """
 
-    kind: str = "none"
-    started_t_s: float = 0.0
-    started_run_s: float = 0.0
+    #: The fault name of this behaviour (`smartfactory inject MACHINE KIND`).
+    kind: ClassVar[str] = "custom"
+    #: The parameters a recipe's `k` multiplies (sizes and rates, not probabilities or periods).
+    scales: ClassVar[tuple[str, ...]] = ()
+    started_t_s: float = field(default=0.0, init=False, repr=False, compare=False)
+    started_run_s: float = field(default=0.0, init=False, repr=False, compare=False)
+
+    @classmethod
+    def parameters(cls) -> list[str]:
+        """The parameters the behaviour takes (its constructor's keywords)."""
+        return [f.name for f in fields(cls) if f.init]
+
+    def bind(self, sd: float, draws: Draws | None) -> None:
+        """Resolve sizes given in sigmas against a signal whose noise sd is `sd`; keep `draws` if it draws."""
 
     def start(self, t_s: float, run_s: float) -> None:
         self.started_t_s = t_s
         self.started_run_s = run_s
+
+    def begin(self, *, t_s: float, run_s: float, sd: float, draws: Draws | None = None) -> Behaviour:
+        """A fresh copy of this declaration, attached to one signal at `t_s` (the declaration is untouched)."""
+        live = copy.copy(self)
+        live.bind(sd, draws)
+        live.start(t_s, run_s)
+        return live
+
+    def scaled(self, k: float) -> Self:
+        """The same behaviour with its sizes and rates multiplied by `k` (a recipe injected with `k`)."""
+        changes = {name: getattr(self, name) * k for name in self.scales if getattr(self, name) is not None}
+        return replace(self, **changes)
 
     def offset(self, t_s: float, run_s: float) -> float:
         """Added to the value."""
@@ -138,53 +168,121 @@ class Behaviour:
         return value
 
 
+def _in_sigmas(units: float | None, sigmas: float | None, default_sigmas: float, sd: float | None) -> float | None:
+    """A size given in units, else in noise standard deviations (None while the sd is not known yet)."""
+    if units is not None:
+        return units
+    if sd is None:
+        return None
+    return sd * (default_sigmas if sigmas is None else sigmas)
+
+
 @dataclass(slots=True)
 class Shift(Behaviour):
-    """A sudden step of `size` (in the signal's unit) from the moment it starts."""
+    """A sudden step of `size` (in the signal's unit) or `sigmas` noise standard deviations (default 3)."""
 
-    size: float = 0.0
+    kind: ClassVar[str] = "shift"
+    scales: ClassVar[tuple[str, ...]] = ("size", "sigmas")
+    size: float | None = None
+    sigmas: float | None = None
+    _size: float = field(default=0.0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.bind(None, None)
+
+    def bind(self, sd: float | None, draws: Draws | None) -> None:
+        size = _in_sigmas(self.size, self.sigmas, 3.0, sd)
+        self._size = self._size if size is None else size
 
     def offset(self, t_s: float, run_s: float) -> float:
-        return self.size
+        return self._size
 
 
 @dataclass(slots=True)
 class Drift(Behaviour):
-    """A linear drift of `rate` units per operating second (tool wear): it pauses while the machine stops."""
+    """A linear drift in operating time (tool wear), paused while the machine stops: `rate` units per operating
+    second, `per_hour` units per operating hour, or `sigmas_per_hour` noise standard deviations (default 6)."""
 
-    rate: float = 0.0
+    kind: ClassVar[str] = "drift"
+    scales: ClassVar[tuple[str, ...]] = ("rate", "per_hour", "sigmas_per_hour")
+    rate: float | None = None
+    per_hour: float | None = None
+    sigmas_per_hour: float | None = None
+    _rate: float = field(default=0.0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.bind(None, None)
+
+    def bind(self, sd: float | None, draws: Draws | None) -> None:
+        if self.rate is not None:
+            self._rate = self.rate
+        else:
+            per_hour = _in_sigmas(self.per_hour, self.sigmas_per_hour, 6.0, sd)
+            if per_hour is not None:
+                self._rate = per_hour / 3600.0
 
     def offset(self, t_s: float, run_s: float) -> float:
-        return self.rate * max(0.0, run_s - self.started_run_s)
+        return self._rate * max(0.0, run_s - self.started_run_s)
 
 
 @dataclass(slots=True)
 class Cycle(Behaviour):
-    """A sinusoidal disturbance of `amplitude` and `period_s` (simulated seconds)."""
+    """A sinusoidal disturbance of `amplitude` units (or `sigmas`, default 2) and `period_s` simulated seconds."""
 
-    amplitude: float = 0.0
-    period_s: float = 3600.0
+    kind: ClassVar[str] = "cycle"
+    scales: ClassVar[tuple[str, ...]] = ("amplitude", "sigmas")
+    amplitude: float | None = None
+    sigmas: float | None = None
+    period_s: float = 600.0
+    _amplitude: float = field(default=0.0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _positive("cycle period_s", self.period_s)
+        self.bind(None, None)
+
+    def bind(self, sd: float | None, draws: Draws | None) -> None:
+        amplitude = _in_sigmas(self.amplitude, self.sigmas, 2.0, sd)
+        self._amplitude = self._amplitude if amplitude is None else amplitude
 
     def offset(self, t_s: float, run_s: float) -> float:
-        return cycle(t_s - self.started_t_s, self.amplitude, self.period_s)
+        return cycle(t_s - self.started_t_s, self._amplitude, self.period_s)
 
 
 @dataclass(slots=True)
 class Warmup(Behaviour):
-    """A transient that starts `amplitude` below the level and decays with time constant `tau_s`."""
+    """A transient that starts `amplitude` units (or `sigmas`, default 5) below the level and decays with time
+    constant `tau_s`."""
 
-    amplitude: float = 0.0
+    kind: ClassVar[str] = "warmup"
+    scales: ClassVar[tuple[str, ...]] = ("amplitude", "sigmas")
+    amplitude: float | None = None
+    sigmas: float | None = None
     tau_s: float = 600.0
+    _amplitude: float = field(default=0.0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _positive("warmup tau_s", self.tau_s)
+        self.bind(None, None)
+
+    def bind(self, sd: float | None, draws: Draws | None) -> None:
+        amplitude = _in_sigmas(self.amplitude, self.sigmas, 5.0, sd)
+        self._amplitude = self._amplitude if amplitude is None else amplitude
 
     def offset(self, t_s: float, run_s: float) -> float:
-        return warmup(t_s - self.started_t_s, self.amplitude, self.tau_s)
+        return warmup(t_s - self.started_t_s, self._amplitude, self.tau_s)
 
 
 @dataclass(slots=True)
 class Variance(Behaviour):
     """The noise standard deviation multiplied by `factor` (a worn bearing, a loose clamp)."""
 
+    kind: ClassVar[str] = "variance"
+    scales: ClassVar[tuple[str, ...]] = ("factor",)
     factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not self.factor >= 0:
+            raise SimulatorError(f"variance factor must be ≥ 0, is {self.factor}")
 
     def gain(self, t_s: float, run_s: float) -> float:
         return self.factor
@@ -192,19 +290,26 @@ class Variance(Behaviour):
 
 @dataclass(slots=True)
 class GrowingVariance(Behaviour):
-    """The noise standard deviation grows by `per_s` (× the normal one) per operating second."""
+    """The noise standard deviation grows by `per_hour` × the normal one per operating hour (default 1)."""
 
-    per_s: float = 0.0
+    kind: ClassVar[str] = "growing_variance"
+    scales: ClassVar[tuple[str, ...]] = ("per_hour",)
+    per_hour: float = 1.0
+    _per_s: float = field(default=0.0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._per_s = self.per_hour / 3600.0
 
     def gain(self, t_s: float, run_s: float) -> float:
-        return 1.0 + self.per_s * max(0.0, run_s - self.started_run_s)
+        return 1.0 + self._per_s * max(0.0, run_s - self.started_run_s)
 
 
 @dataclass(slots=True)
 class Stuck(Behaviour):
     """The sensor repeats the first value it reads after the fault starts."""
 
-    held: float | None = None
+    kind: ClassVar[str] = "stuck"
+    held: float | None = field(default=None, init=False, compare=False)
 
     def post(self, value: float) -> float | None:
         if self.held is None:
@@ -214,24 +319,44 @@ class Stuck(Behaviour):
 
 @dataclass(slots=True)
 class Spikes(Behaviour):
-    """With probability `prob` per reading, an outlier of ±`size` (sign at random)."""
+    """With probability `prob` per reading, an outlier of ±`size` units (or `sigmas`, default 6; sign at random)."""
 
+    kind: ClassVar[str] = "spikes"
+    scales: ClassVar[tuple[str, ...]] = ("size", "sigmas")
     prob: float = 0.02
-    size: float = 0.0
-    draws: Draws | None = field(default=None, repr=False)
+    size: float | None = None
+    sigmas: float | None = None
+    draws: Draws | None = field(default=None, init=False, repr=False, compare=False)
+    _size: float = field(default=0.0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _probability(self.prob)
+        self.bind(None, None)
+
+    def bind(self, sd: float | None, draws: Draws | None) -> None:
+        size = _in_sigmas(self.size, self.sigmas, 6.0, sd)
+        self._size = self._size if size is None else size
+        self.draws = draws if draws is not None else self.draws
 
     def post(self, value: float) -> float | None:
         if self.draws is None or self.draws.uniform() >= self.prob:
             return value
-        return value + (self.size if self.draws.uniform() < 0.5 else -self.size)
+        return value + (self._size if self.draws.uniform() < 0.5 else -self._size)
 
 
 @dataclass(slots=True)
 class Dropout(Behaviour):
-    """With probability `prob` per reading (1 = always), the reading is missing."""
+    """With probability `prob` per reading (1 = always: the sensor goes silent), the reading is missing."""
 
+    kind: ClassVar[str] = "dropout"
     prob: float = 1.0
-    draws: Draws | None = field(default=None, repr=False)
+    draws: Draws | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _probability(self.prob)
+
+    def bind(self, sd: float, draws: Draws | None) -> None:
+        self.draws = draws if draws is not None else self.draws
 
     def post(self, value: float) -> float | None:
         if self.prob >= 1.0:
@@ -243,8 +368,14 @@ class Dropout(Behaviour):
 
 # --------------------------------------------------------------------------------------- the fault catalogue
 
-#: Signal faults, their parameters and what they do. Sizes are in the signal's unit, or in multiples of its
-#: noise standard deviation with the `sigmas` forms. Machine-level faults (breakdown, slowdown) live in `engine`.
+#: Signal faults by name: the behaviour each one attaches. Sizes are in the signal's unit, or in multiples of
+#: its noise standard deviation with the `sigmas` forms. Machine-level faults (breakdown, slowdown) live in
+#: `lifecycle`.
+FAULTS: dict[str, type[Behaviour]] = {
+    b.kind: b for b in (Shift, Drift, Variance, GrowingVariance, Stuck, Spikes, Dropout, Cycle, Warmup)
+}
+
+#: What each signal fault does and which parameters it takes (shown by `smartfactory simulators list`).
 FAULT_KINDS: dict[str, str] = {
     "shift": "step of size=UNITS (or sigmas=K)",
     "drift": "linear drift of rate=UNITS/s, per_hour=UNITS/h or sigmas_per_hour=K, in operating time",
@@ -258,10 +389,8 @@ FAULT_KINDS: dict[str, str] = {
 }
 
 
-def _number(params: Mapping[str, float | str], key: str, default: float | None = None) -> float | None:
-    raw = params.get(key)
-    if raw is None:
-        return default
+def _number(params: Mapping[str, float | str], key: str) -> float:
+    raw = params[key]
     try:
         value = float(raw)
     except (TypeError, ValueError):
@@ -271,70 +400,26 @@ def _number(params: Mapping[str, float | str], key: str, default: float | None =
     return value
 
 
-def _size(params: Mapping[str, float | str], sd: float, unit_key: str, kind: str, default_sigmas: float) -> float:
-    """A size given in units (`unit_key`) or in noise standard deviations (`sigmas`)."""
-    units = _number(params, unit_key)
-    if units is not None:
-        return units
-    return sd * (_number(params, "sigmas", default_sigmas) or 0.0)
-
-
-def make_behaviour(kind: str, params: Mapping[str, float | str], *, sd: float, draws: Draws | None = None) -> Behaviour:
-    """The behaviour a fault of `kind` with `params` puts on a signal whose noise sd is `sd`.
+def make_behaviour(
+    kind: str, params: Mapping[str, float | str], *, sd: float | None = None, draws: Draws | None = None
+) -> Behaviour:
+    """The behaviour a fault of `kind` with `params` (numbers or numeric text, as a command carries them) puts on
+    a signal; bound to it when its noise sd is given.
 
     Raises `SimulatorError` (with the list of kinds) for an unknown kind or a bad parameter.
     """
-    known = set(params)
-    allowed: dict[str, set[str]] = {
-        "shift": {"size", "sigmas"},
-        "drift": {"rate", "per_hour", "sigmas_per_hour"},
-        "variance": {"factor"},
-        "growing_variance": {"per_hour"},
-        "stuck": set(),
-        "spikes": {"prob", "size", "sigmas"},
-        "dropout": {"prob"},
-        "cycle": {"amplitude", "sigmas", "period_s"},
-        "warmup": {"amplitude", "sigmas", "tau_s"},
-    }
-    if kind not in allowed:
+    cls = FAULTS.get(kind)
+    if cls is None:
         raise SimulatorError(f"unknown fault {kind!r}; signal faults are: {', '.join(FAULT_KINDS)}")
-    extra = known - allowed[kind]
+    allowed = cls.parameters()
+    extra = set(params) - set(allowed)
     if extra:
         raise SimulatorError(
-            f"fault {kind!r} takes {sorted(allowed[kind]) or 'no parameters'}, not {sorted(extra)} "
-            f"({FAULT_KINDS[kind]})"
+            f"fault {kind!r} takes {sorted(allowed) or 'no parameters'}, not {sorted(extra)} ({FAULT_KINDS[kind]})"
         )
-    behaviour: Behaviour
-    if kind == "shift":
-        behaviour = Shift(kind, size=_size(params, sd, "size", kind, 3.0))
-    elif kind == "drift":
-        rate = _number(params, "rate")
-        if rate is None:
-            per_hour = _number(params, "per_hour")
-            if per_hour is None:
-                per_hour = sd * (_number(params, "sigmas_per_hour", 6.0) or 0.0)
-            rate = per_hour / 3600.0
-        behaviour = Drift(kind, rate=rate)
-    elif kind == "variance":
-        factor = _number(params, "factor", 2.0) or 0.0
-        if factor < 0:
-            raise SimulatorError("variance factor must be ≥ 0")
-        behaviour = Variance(kind, factor=factor)
-    elif kind == "growing_variance":
-        behaviour = GrowingVariance(kind, per_s=(_number(params, "per_hour", 1.0) or 0.0) / 3600.0)
-    elif kind == "stuck":
-        behaviour = Stuck(kind)
-    elif kind == "spikes":
-        prob = _number(params, "prob", 0.02) or 0.0
-        behaviour = Spikes(kind, prob=_probability(prob), size=_size(params, sd, "size", kind, 6.0), draws=draws)
-    elif kind == "dropout":
-        behaviour = Dropout(kind, prob=_probability(_number(params, "prob", 1.0) or 0.0), draws=draws)
-    elif kind == "cycle":
-        period = _number(params, "period_s", 600.0) or 600.0
-        behaviour = Cycle(kind, amplitude=_size(params, sd, "amplitude", kind, 2.0), period_s=period)
-    else:  # warmup
-        tau = _number(params, "tau_s", 600.0) or 600.0
-        behaviour = Warmup(kind, amplitude=_size(params, sd, "amplitude", kind, 5.0), tau_s=tau)
+    behaviour = cls(**{key: _number(params, key) for key in params})
+    if sd is not None:
+        behaviour.bind(sd, draws)
     return behaviour
 
 
@@ -342,3 +427,14 @@ def _probability(p: float) -> float:
     if not 0.0 <= p <= 1.0:
         raise SimulatorError(f"probability {p} must lie in [0, 1]")
     return p
+
+
+def _positive(what: str, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise SimulatorError(f"{what} must be a positive number of seconds, is {value}")
+
+
+def stream(seed: int, key: str, purpose: str) -> Draws:
+    """A random stream that depends only on the seed, the machine's key (its path) and the purpose."""
+    spawn = (zlib.crc32(key.encode()), zlib.crc32(purpose.encode()))
+    return Draws(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=spawn)))

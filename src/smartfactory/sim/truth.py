@@ -1,7 +1,7 @@
 """The simulator's own OEE for a run: the reference that OEE computed from stored data must match.
 
 The engine tells a `kpi.GroundTruthRecorder` every state change and every part exactly as it publishes them,
-under the ids storage uses (machine = full machine path, line = the line level), so
+under the ids the read side uses (machine = full machine path, line = `MachinePath.line_id`, `area/line`), so
 `compute_oee(stored intervals, stored parts, ...)` and `ground_truth_oee(...)` run the same engine on the same
 history. Use `oee_inputs` for the ideal cycle times, calendar and OEE settings of the storage side.
 
@@ -15,9 +15,9 @@ import json
 from pathlib import Path
 
 from smartfactory.kpi import OeeReport, OeeSettings, ShiftCalendar
+from smartfactory.plant import Plant
 from smartfactory.sim.engine import Simulation
 from smartfactory.sim.loader import Catalog
-from smartfactory.sim.plant import Plant
 from smartfactory.sim.scenario import Scenario
 
 

@@ -1,12 +1,12 @@
-"""The one exception of the SPC engine.
+"""The SPC engine's exception, `SpcError`, as the SPC modules import it.
 
-``SpcError`` derives from ``ValueError``: every failure of this pure package is a problem with the numbers it
-was given (too few points, a subgroup of size 1 on an X̄-R chart, a negative count …). Messages say what was
-wrong and what to do instead. The CLI turns it into a ``click.UsageError``.
+It is defined in the one exception tree (`smartfactory.errors`, pure like this package): a `ValueError` and a
+`SmartfactoryError`, so the CLI's friendly error handler catches it. Messages say what was wrong and what to do
+instead; `smartfactory spc analyze` turns it into a usage error. Import it as `smartfactory.spc.SpcError`.
 """
 
 from __future__ import annotations
 
+from smartfactory.errors import SpcError
 
-class SpcError(ValueError):
-    """Invalid input for a control chart, a rule set or a capability study."""
+__all__ = ["SpcError"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smartfactory.spc.baseline import CannotLearn, finite_values, scaled, unscale
 from smartfactory.spc.errors import SpcError
 from smartfactory.spc.estimators import sigma_moving_range
 from smartfactory.spc.rules import ALL_RULES, parse_rules
@@ -49,11 +50,23 @@ class Limits:
 
     @classmethod
     def learn(cls, values: Iterable[float], nsigmas: float = 3.0) -> Limits:
-        """Phase I estimate from readings: mean and MR̄/d2(2) (the batch I-MR formulas)."""
-        x = np.asarray(list(values), dtype=np.float64)
+        """Phase I estimate from readings: mean and MR̄/d2(2) (the batch I-MR formulas).
+
+        Non-finite readings are dropped. The arithmetic runs on the values scaled by an exact power of two
+        (:func:`smartfactory.spc.baseline.scaled`), so any finite input, even 50 × 1e308 or alternating
+        ±1e308, gives finite estimates (bit-identical to the unscaled formulas for ordinary data); when σ
+        itself is beyond the largest double it raises :class:`CannotLearnError` (an ``SpcError``), which a
+        caller contains per series.
+        """
+        x = finite_values(values)
         if x.size < 2:
-            raise SpcError("need at least 2 readings to learn limits")
-        return cls(float(np.mean(x)), sigma_moving_range(x), nsigmas, int(x.size), "learned")
+            raise CannotLearn("too-few", int(x.size), "need at least 2 finite readings to learn limits").error()
+        y, e = scaled(x)
+        center = unscale(float(np.mean(y)), e)
+        sigma = unscale(sigma_moving_range(y), e)
+        if not math.isfinite(sigma):
+            raise CannotLearn("overflow", int(x.size), "the moving-range σ is beyond the largest double").error()
+        return cls(center, sigma, nsigmas, int(x.size), "learned")
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,25 +90,24 @@ def imr(
         if keep.sum() < 2:
             raise SpcError("revising phase I dropped almost every point: check the data or use --revise 0")
         cl, sd = estimate(keep)
-    ones = np.ones(x.size)
 
+    # constant lines as 0-d arrays: make_chart broadcasts them to every point without a copy per point
     def i_limits(z: float) -> tuple[FloatArray, FloatArray]:
-        return ones * (cl - z * sd), ones * (cl + z * sd)
+        return np.asarray(cl - z * sd), np.asarray(cl + z * sd)
 
-    main = make_chart("i", x, ones, n1, cl, sd, i_limits, k, rules, excluded=_excluded(keep))
+    main = make_chart("i", x, 1.0, n1, cl, sd, i_limits, k, rules, excluded=_excluded(keep))
 
     mr = np.abs(np.diff(x))
     usable = keep[1:] & keep[:-1]
     # MR̄ from phase I (qcc: centre of the R chart of consecutive pairs); standard given: d2(2)·σ
     mr_center = float(np.mean(mr[: n1 - 1][usable])) if sigma is None else d2(2) * sd
-    twos = np.full(mr.size, 2.0)
 
     def mr_limits(z: float) -> tuple[FloatArray, FloatArray]:
         half = z * d3(2) * sd
-        return np.full(mr.size, max(0.0, mr_center - half)), np.full(mr.size, mr_center + half)
+        return np.asarray(max(0.0, mr_center - half)), np.asarray(mr_center + half)
 
     mr_excl = tuple(int(j) + 1 for j in np.flatnonzero(~usable))
-    companion = make_chart("mr", mr, twos, n1 - 1, mr_center, sd, mr_limits, k, rules, excluded=mr_excl)
+    companion = make_chart("mr", mr, 2.0, n1 - 1, mr_center, sd, mr_limits, k, rules, excluded=mr_excl)
     return ChartPair(main=main, companion=companion, observations=x[:n1][keep].copy())
 
 

@@ -1,5 +1,7 @@
 """The storage protocol every backend implements: ingestion writes through it; SPC, the dashboard, export and
-the KPIs read through it. Times are epoch milliseconds; `since` is inclusive, `until` exclusive.
+the KPIs read through it. Besides the records of `smartfactory.model` it keeps the machines' facts from their
+birth messages (`wire.MachineInfo`), so that readers need nothing but the store.
+Times are epoch milliseconds; `since` is inclusive, `until` exclusive.
 
 DataFrames returned (built by `storage/frames.py`, so every backend returns the same dtypes):
 - `read_series`: columns `ts` (UTC datetimes) and `value` (float64), ordered by time.
@@ -9,6 +11,7 @@ DataFrames returned (built by `storage/frames.py`, so every backend returns the 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
@@ -25,6 +28,7 @@ from smartfactory.model import (
     SeriesInfo,
     StateChange,
 )
+from smartfactory.wire import MachineInfo
 
 
 @runtime_checkable
@@ -37,11 +41,17 @@ class Storage(Protocol):
 
         A backend that cannot tell a new point from a replaced one (InfluxDB overwrites duplicates) returns
         `len(readings)`; its class attribute `reports_duplicates` is False. Either way a replay adds nothing.
+        A reading whose key is stored with another value replaces it: every backend keeps the last value written.
+        A backend that can tell counts those replacements in its attribute `conflicts` (`reports_conflicts`).
         Raises `StoreUnavailable` when the store is down for now (retry later), `StoreError` otherwise.
         """
         ...
 
-    def write_deadletters(self, letters: Sequence[DeadLetter]) -> None: ...
+    def write_deadletters(self, letters: Sequence[DeadLetter]) -> None:
+        """Store dead letters. Backends with a natural key (SQLite) keep one row per rejected message, however
+        often it was delivered."""
+        ...
+
     def write_states(self, changes: Sequence[StateChange]) -> None: ...
     def write_parts(self, parts: Sequence[PartResult]) -> None: ...
     def write_events(self, events: Sequence[FaultEvent]) -> None: ...
@@ -59,6 +69,17 @@ class Storage(Protocol):
 
     def read_limits(self, series: str | None = None, *, latest_only: bool = True) -> list[LimitsVersion]:
         """Stored limits, ordered by series and version; by default only the newest version per series."""
+        ...
+
+    def write_machine_info(self, machine: str, ts_ms: int, info: MachineInfo) -> None:
+        """Store a machine's facts from its birth message (at `ts_ms`); the newest per machine wins.
+
+        Writing the same info again (a redelivered birth) changes nothing; an older one does not replace a newer.
+        """
+        ...
+
+    def read_machine_info(self) -> dict[str, MachineInfo]:
+        """The newest stored facts of every machine that announced them: machine path → `MachineInfo`."""
         ...
 
     # ---- reads
@@ -96,3 +117,15 @@ class Storage(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def deadletter_key(letter: DeadLetter) -> bytes:
+    """The natural key of a dead letter: the same bytes on the same topic rejected for the same reason (and
+    explanation) are one dead letter, however often they arrive (retained messages at every resubscribe,
+    redeliveries). The receive time is not part of it; the decoder's explanations do not name it either."""
+    digest = hashlib.blake2b(digest_size=16)
+    parts = (letter.reason, letter.topic, letter.detail, str(letter.payload_size))
+    for part in (*(text.encode() for text in parts), letter.payload):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.digest()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from smartfactory.storage.lineprotocol import NS_PER_MS, READING
+from smartfactory.storage.lineprotocol import MACHINE_INFO, NS_PER_MS, READING
 from smartfactory.wire import HIERARCHY
 
 #: Far enough in the future for "no upper bound" (2255), inside InfluxDB's int64-nanosecond range.
@@ -98,6 +98,13 @@ def last_query(bucket: str, field: str) -> str:
     """The last point of `field` of every series (for `latest`, `list_series` and units)."""
     keep = columns([*SERIES_COLUMNS, "_time", "_value"])
     return f"{filtered(bucket, None, None, predicate(READING, (), field))}\n  |> last()\n  |> keep(columns: {keep})"
+
+
+def machine_info_query(bucket: str) -> str:
+    """The newest `info` of every machine: each machine is a series of its own, so `last()` picks its newest."""
+    keep = columns([*HIERARCHY, "_time", "_value"])
+    query = filtered(bucket, None, None, predicate(MACHINE_INFO, (), "info"))
+    return f"{query}\n  |> last()\n  |> keep(columns: {keep})"
 
 
 def count_query(bucket: str) -> str:

@@ -1,13 +1,19 @@
-"""The DataFrames every backend returns, built in one place so their columns and dtypes agree."""
+"""What every backend returns, built in one place so that they agree: DataFrames (columns, dtypes) and the
+stored machine facts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from smartfactory.model import SeriesInfo
+from smartfactory.wire import MachineInfo, parse_series
+
+log = logging.getLogger(__name__)
 
 SERIES_COLUMNS = ["ts", "value"]
 AGGREGATE_COLUMNS = ["ts", "mean", "min", "max", "count"]
@@ -41,6 +47,18 @@ def latest_frame(rows: Sequence[tuple[str, int, float, str | None]] | list[Any])
 
 def series_matches(info: SeriesInfo, machine: str | None, sensor: str | None) -> bool:
     """The export/iteration filter: `machine` is a machine name or its full path; `sensor` a sensor name."""
-    if machine is not None and machine not in (info.machine, info.series.rsplit("/", 2)[0]):
+    if machine is not None and machine not in (info.machine, parse_series(info.series).machine):
         return False
     return sensor is None or sensor == info.sensor
+
+
+def machine_infos(rows: Iterable[tuple[str, str]]) -> dict[str, MachineInfo]:
+    """(machine, info JSON) rows → machine → `MachineInfo`. A row this version cannot read (written by a newer
+    smartfactory with fields it does not know) is skipped with a warning rather than failing every reader."""
+    out: dict[str, MachineInfo] = {}
+    for machine, text in rows:
+        try:
+            out[machine] = MachineInfo.from_bytes(text)
+        except ValidationError as exc:
+            log.warning("skipping the stored facts of %s: %s", machine, exc.errors(include_url=False)[0]["msg"])
+    return out

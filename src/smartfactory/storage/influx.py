@@ -29,7 +29,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.bucket_retention_rules import BucketRetentionRules
 from influxdb_client.domain.write_precision import WritePrecision
 
-from smartfactory.errors import ConfigError, SmartfactoryError, StoreError, StoreUnavailable
+from smartfactory.errors import ConfigError, SmartfactoryError, StoreError, StoreUnavailable, TransientError
 from smartfactory.model import (
     Alarm,
     AlarmAck,
@@ -41,13 +41,20 @@ from smartfactory.model import (
     SeriesInfo,
     StateChange,
 )
+from smartfactory.retry import call_with_retries
 from smartfactory.storage import flux
 from smartfactory.storage import influxrows as rows_
 from smartfactory.storage import lineprotocol as lp
-from smartfactory.storage.frames import aggregates_frame, latest_frame, series_frame, series_matches
+from smartfactory.storage.frames import (
+    aggregates_frame,
+    latest_frame,
+    machine_infos,
+    series_frame,
+    series_matches,
+)
 from smartfactory.storage.influxconf import InfluxTarget, parse_influx_url
 from smartfactory.storage.influxrows import Row, ms
-from smartfactory.storage.retry import TransientError, call_with_retries
+from smartfactory.wire import MachineInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +66,9 @@ class InfluxStorage:
 
     #: InfluxDB replaces duplicates silently, so `write_readings` reports every reading as written.
     reports_duplicates = False
+    #: Nor can it tell a conflicting re-write (same key, other value: the last value wins, as in SQLite).
+    reports_conflicts = False
+    conflicts = 0
 
     def __init__(self, url: str, *, token: str | None, sleep: Callable[[float], None] = time.sleep) -> None:
         self.url = url
@@ -198,6 +208,13 @@ class InfluxStorage:
         )
         return _latest_versions(found) if latest_only else found
 
+    def write_machine_info(self, machine: str, ts_ms: int, info: MachineInfo) -> None:
+        self._post(self._build(lambda: [lp.machine_info_line(machine, ts_ms, info)]), WritePrecision.NS)
+
+    def read_machine_info(self) -> dict[str, MachineInfo]:
+        """The newest info per machine (the last point of its `machine_info` series)."""
+        return machine_infos(rows_.machine_info(row) for row in self._rows(flux.machine_info_query(self._b)))
+
     def ack_alarms(self, acks: Sequence[AlarmAck]) -> None:
         """Merge `acked_ms`/`acked_by` into each known, not yet acknowledged alarm (the first ack wins)."""
         lines: list[str] = []
@@ -323,8 +340,8 @@ class InfluxStorage:
     def _machine_rows(self, measurement: str, machine: str | None, since_ms: int | None) -> list[Row]:
         try:
             tags = lp.machine_tags(machine) if machine is not None else []
-        except ValueError:
-            return []  # not a machine path: nothing can be stored under it
+        except ValueError:  # machine_tags' contract: not a machine path, so nothing can be stored under it
+            return []
         return self._rows(flux.records_query(self._b, measurement, since_ms, tags))
 
     def read_states(self, machine: str | None = None, since_ms: int | None = None) -> list[StateChange]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from smartfactory.errors import ConfigError
-from smartfactory.storage.retry import RetryPolicy
+from smartfactory.retry import RetryPolicy
 
 FORM = "influxdb://host:8086?org=ORG&bucket=BUCKET (influxdbs:// for TLS)"
 _OPTIONS = ("org", "bucket", "batch", "retries", "retry_delay", "timeout", "ca", "gzip")
@@ -55,11 +55,11 @@ def parse_influx_url(url: str) -> InfluxTarget:
     try:
         port = parts.port or (443 if tls else 8086)
         batch = int(query.get("batch", 5000))
-        retry = RetryPolicy(retries=int(query.get("retries", 3)), first_delay=float(query.get("retry_delay", 0.5)))
+        retry = RetryPolicy(retries=int(query.get("retries", 3)), initial=float(query.get("retry_delay", 0.5)))
         timeout = float(query.get("timeout", 10.0))
     except ValueError as exc:
         raise ConfigError(f"InfluxDB store URL {url!r} has an invalid number: {exc}") from None
-    if batch < 1 or retry.retries < 0 or retry.first_delay < 0 or timeout <= 0:
+    if batch < 1 or timeout <= 0:  # RetryPolicy refuses negative retries and delays itself (a ValueError above)
         raise ConfigError("InfluxDB URL options need batch ≥ 1, retries ≥ 0, retry_delay ≥ 0, timeout > 0")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     http_url = f"{'https' if tls else 'http'}://{host}:{port}{parts.path.rstrip('/')}"

@@ -41,39 +41,54 @@ def opt_int(row: Row, key: str) -> int | None:
 def series_info(row: Row, units: dict[str, str]) -> SeriesInfo:
     series = series_from_tags(row)
     enterprise, site, area, line, machine = (str(row[level]) for level in HIERARCHY)
-    return SeriesInfo(series, enterprise, site, area, line, machine, str(row["sensor"]), units.get(series))
+    return SeriesInfo(
+        series=series,
+        enterprise=enterprise,
+        site=site,
+        area=area,
+        line=line,
+        machine=machine,
+        sensor=str(row["sensor"]),
+        unit=units.get(series),
+    )
 
 
 def deadletter(row: Row) -> DeadLetter:
     return DeadLetter(
-        ms(row["_time"]),
-        text(row, "topic"),
-        str(row["reason"]),
-        text(row, "detail"),
-        base64.b64decode(str(row.get("payload") or "")),
-        int(row.get("payload_size") or 0),
+        received_ms=ms(row["_time"]),
+        topic=text(row, "topic"),
+        reason=str(row["reason"]),
+        detail=text(row, "detail"),
+        payload=base64.b64decode(str(row.get("payload") or "")),
+        payload_size=int(row.get("payload_size") or 0),
     )
 
 
 def state(row: Row) -> StateChange:
-    return StateChange(machine_from_tags(row), ms(row["_time"]), text(row, "state"), opt_text(row, "reason"))
+    return StateChange(
+        machine=machine_from_tags(row), ts_ms=ms(row["_time"]), state=text(row, "state"), reason=opt_text(row, "reason")
+    )
 
 
 def part(row: Row) -> PartResult:
     measurements = json.loads(text(row, "measurements") or "{}")
     return PartResult(
-        machine_from_tags(row), ms(row["_time"]), text(row, "part_id"), bool(row.get("good")), measurements
+        machine=machine_from_tags(row),
+        ts_ms=ms(row["_time"]),
+        part_id=text(row, "part_id"),
+        good=bool(row.get("good")),
+        measurements=measurements,
     )
 
 
 def event(row: Row) -> FaultEvent:
     return FaultEvent(
-        machine_from_tags(row),
-        ms(row["_time"]),
-        str(row["kind"]),
-        text(row, "fault"),
-        opt_text(row, "sensor"),
-        json.loads(text(row, "params") or "{}"),
+        machine=machine_from_tags(row),
+        ts_ms=ms(row["_time"]),
+        kind=str(row["kind"]),
+        fault=text(row, "fault"),
+        sensor=opt_text(row, "sensor"),
+        params=json.loads(text(row, "params") or "{}"),
     )
 
 
@@ -95,12 +110,17 @@ def alarm(row: Row) -> Alarm:
 
 def limits(row: Row) -> LimitsVersion:
     return LimitsVersion(
-        series_from_tags(row),
-        int(row["version"]),
-        ms(row["_time"]),
-        float(row["center"]),
-        float(row["sigma"]),
-        float(row["nsigmas"]),
-        int(row["n"]),
-        text(row, "source"),
+        series=series_from_tags(row),
+        version=int(row["version"]),
+        ts_ms=ms(row["_time"]),
+        center=float(row["center"]),
+        sigma=float(row["sigma"]),
+        nsigmas=float(row["nsigmas"]),
+        n=int(row["n"]),
+        source=text(row, "source"),
     )
+
+
+def machine_info(row: Row) -> tuple[str, str]:
+    """(machine path, info JSON) of a `machine_info` row (`flux.machine_info_query`)."""
+    return machine_from_tags(row), decode_text(str(row["_value"]))

@@ -27,8 +27,9 @@ import math
 import zlib
 from collections.abc import Iterable, Sequence
 
+from smartfactory.errors import WireError
 from smartfactory.model import Alarm, DeadLetter, FaultEvent, LimitsVersion, PartResult, Reading, StateChange
-from smartfactory.wire import HIERARCHY, series_path
+from smartfactory.wire import HIERARCHY, MachineInfo, MachinePath, SeriesId, parse_series
 
 READING = "reading"
 STATE = "state"
@@ -37,6 +38,7 @@ EVENT = "event"
 ALARM = "alarm"
 DEADLETTER = "deadletter"
 LIMITS = "limits"
+MACHINE_INFO = "machine_info"
 MEASUREMENTS = (READING, STATE, PART, EVENT, ALARM, DEADLETTER)
 
 NS_PER_MS = 1_000_000
@@ -119,28 +121,36 @@ def line(measurement: str, tags: Iterable[tuple[str, str]], fields: Sequence[tup
 # ------------------------------------------------------------------------------------ the smartfactory schema
 
 
+def _path_tags(path: MachinePath) -> list[tuple[str, str]]:
+    return [(level, getattr(path, level)) for level in HIERARCHY]
+
+
 def machine_tags(machine: str) -> list[tuple[str, str]]:
-    """`acme/plant1/machining/line-1/cnc-01` → the five hierarchy tags."""
-    levels = machine.split("/")
-    if len(levels) != len(HIERARCHY):
-        raise ValueError(f"machine {machine!r} is not a path enterprise/site/area/line/machine")
-    return list(zip(HIERARCHY, levels, strict=True))
+    """`acme/plant1/machining/line-1/cnc-01` → the five hierarchy tags (`ValueError` for anything else)."""
+    try:
+        return _path_tags(MachinePath.parse(machine))
+    except WireError as exc:
+        raise ValueError(f"machine {machine[:200]!r} is not a path enterprise/site/area/line/machine: {exc}") from None
 
 
 def series_tags(series: str) -> list[tuple[str, str]]:
-    """A series id → the hierarchy tags plus `sensor`."""
-    path, sensor = series_path(series)
-    return [(level, getattr(path, level)) for level in HIERARCHY] + [("sensor", sensor)]
+    """A series id → the hierarchy tags plus `sensor` (`WireError` when it is not a series id)."""
+    sid = parse_series(series)
+    return [*_path_tags(sid.path), ("sensor", sid.sensor)]
+
+
+def _path_from_tags(values: dict[str, object]) -> MachinePath:
+    return MachinePath(*(str(values[level]) for level in HIERARCHY))
 
 
 def series_from_tags(values: dict[str, object]) -> str:
     """The series id of a row that carries the hierarchy and `sensor` columns."""
-    path = "/".join(str(values[level]) for level in HIERARCHY)
-    return f"{path}/telemetry/{values['sensor']}"
+    return str(SeriesId(_path_from_tags(values), str(values["sensor"])))
 
 
 def machine_from_tags(values: dict[str, object]) -> str:
-    return "/".join(str(values[level]) for level in HIERARCHY)
+    """The machine path of a row that carries the hierarchy columns."""
+    return str(_path_from_tags(values))
 
 
 def key_offset_ns(*parts: str) -> int:
@@ -264,3 +274,12 @@ def limits_line(limits: LimitsVersion) -> str:
         ("source", string_field(limits.source)),
     ]
     return line(LIMITS, series_tags(limits.series), fields, limits.ts_ms * NS_PER_MS + limits.version % 1000)
+
+
+def machine_info_line(machine: str, ts_ms: int, info: MachineInfo) -> str:
+    """A machine's facts from its birth: `machine_info,<hierarchy tags> info="<MachineInfo JSON>" <ns>`.
+
+    One series per machine; the same birth written again lands on its old point (same tags and time).
+    """
+    fields = [("info", string_field(info.to_bytes().decode()))]
+    return line(MACHINE_INFO, machine_tags(machine), fields, int(ts_ms) * NS_PER_MS)

@@ -63,6 +63,18 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (series, version)
     ) WITHOUT ROWID;
     """,
+    # 4: machine facts from the birth messages (wire.MachineInfo as JSON), the newest per machine.
+    """
+    CREATE TABLE machine_info (
+        machine TEXT PRIMARY KEY, ts INTEGER NOT NULL, info TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 5: a natural key for dead letters (reason, topic, payload): the same rejected message is stored once, however
+    # often it is delivered (retained messages at every resubscribe, redeliveries). Older rows have none (NULL).
+    """
+    ALTER TABLE deadletters ADD COLUMN key BLOB;
+    CREATE UNIQUE INDEX deadletters_key ON deadletters (key);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,1 @@
+"""The page scripts `st.navigation` runs (each one is executed as a script, top to bottom, on every rerun)."""
