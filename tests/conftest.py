@@ -163,12 +163,14 @@ def private_broker(tmp_path: Path) -> Iterator[RunningBroker]:
 
 @pytest.fixture
 def broker(request: pytest.FixtureRequest, session_broker: SessionBroker, tmp_path: Path) -> Iterator[RunningBroker]:
-    """The session's shared broker; a private one for tests marked `private_broker`.
+    """The session's shared mosquitto; a private broker for tests marked `private_broker` (and with amqtt).
 
     Earlier tests' retained messages are deleted first, so even a subscriber to `#` starts as on a fresh broker.
     Folders whose tests run ingestion or kill brokers override this fixture with `private_broker`.
     """
-    if request.node.get_closest_marker("private_broker"):
+    # amqtt (the fallback where mosquitto is missing) runs in this process and leaves the sockets of departed
+    # clients to the garbage collector, whose ResourceWarnings would surface in later tests: one per test there
+    if request.node.get_closest_marker("private_broker") or broker_kind() != "mosquitto":
         running = start_test_broker(broker_kind(), tmp_path / "broker")
         yield running
         running.stop()

@@ -22,6 +22,7 @@ from tests.browser.conftest import BROWSER_TIMEOUT_S, Demo
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PlaywrightTimeout = pytest.importorskip("playwright.sync_api", reason="pip install playwright").TimeoutError
 
 FILL_WEIGHT = "packaging/line-2 · filler-01 · fill_weight"  # the SPC page's series label (bound to ?series=)
 #: Streamlit is still running the script, or still loading a widget's code (grey placeholders)
@@ -69,10 +70,17 @@ WATCH_ACK = """([sent, failures]) => {
 }"""
 
 
-def settle(page: Any, selector: str) -> None:
-    """Wait for the page's content, then until Streamlit has run the script and drawn every element."""
+def settle(page: Any, selector: str, idle_s: float = 30.0) -> None:
+    """Wait for the page's content (required), then up to `idle_s` for Streamlit to finish drawing.
+
+    Pages with live fragments rerun every 2 s; on a loaded machine a rerun can take longer than that, so the
+    page may never be idle: then the content is enough (the screenshot may show a "Running" marker).
+    """
     page.wait_for_selector(selector)
-    page.wait_for_function(f"() => !document.querySelector('{BUSY}')")
+    try:
+        page.wait_for_function(f"() => !document.querySelector('{BUSY}')", timeout=idle_s * 1000)
+    except PlaywrightTimeout:
+        print(f"{page.url}: still running after {idle_s:g} s; going on with what is drawn")
     if page.locator('[data-testid="stPlotlyChart"]').count():
         page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg')
 
@@ -94,10 +102,12 @@ def inject(demo: Demo, *args: str) -> None:
 
 
 def acknowledge_one(page: Any, db: Path) -> dict[str, Any]:
-    """Click "Acknowledge" on the injected fault's alarm until the page says it sent one (or why it could not).
+    """Click "Acknowledge" on the injected fault's alarm until it is sent: stored, or the page says so or why not.
 
-    The alarms fragment redraws itself every 2 s; a click that lands while it redraws under load can be lost, so
-    an attempt that shows neither the success nor the failure message within 30 s is repeated.
+    The store is the condition that counts. The success message is a hint only: it lives until the alarms
+    fragment's next timed rerun, and under load that rerun can replace it before the browser ever draws it. The
+    fragment redraws every 2 s, and a click that lands while it redraws can be lost: an attempt that leads to
+    neither a stored acknowledgement nor a message within 30 s is repeated.
     """
     started = time.monotonic()
     deadline = started + BROWSER_TIMEOUT_S
@@ -108,17 +118,20 @@ def acknowledge_one(page: Any, db: Path) -> dict[str, Any]:
         # the name each time: whenever no alarm waits, the field is not drawn and Streamlit forgets its value
         who = page.get_by_label("Acknowledged by")
         who.fill(ACK_BY)
-        who.press("Enter")
-        settle(page, "text=Acknowledged by")
+        who.press("Enter")  # commits the name; the click's rerun carries it too
         page.evaluate(WATCH_ACK, [SENT, list(ACK_FAILED)])
         clicked = time.monotonic()
         page.locator(ROW).get_by_role("button", name="Acknowledge", exact=True).last.click()
         click_s = time.monotonic() - clicked
-        wait_until(lambda: ack_seen(page)["sent"] or ack_seen(page)["error"] is not None, timeout=30)
+        wait_until(
+            lambda: ack_seen(page)["sent"] or ack_seen(page)["error"] is not None or bool(acked_by(db, ACK_BY)),
+            timeout=30,
+        )
         seen = ack_seen(page)
         log.append(
             f"attempt {len(log) + 1} at {clicked - started:.1f} s: click took {click_s:.1f} s, "
-            f"sent={seen['sent']}, name field={who.input_value()!r}, waiting rows="
+            f"stored={bool(acked_by(db, ACK_BY))}, message seen={seen['sent']}, name field={who.input_value()!r}, "
+            "waiting rows="
             f"{page.get_by_role('button', name='Acknowledge', exact=True).count()}"
         )
         seen["log"] = log
@@ -142,10 +155,12 @@ def test_dashboard_in_a_browser(demo: Demo, browser_page: Any, artifacts: Path) 
     page.goto(f"{demo.url}/{PAGES['alarms'][0]}")
     seen = acknowledge_one(page, demo.db)
     assert seen["error"] is None, f"the dashboard could not send the acknowledgement: {seen['error']}"
-    assert seen["sent"], f"no acknowledgement by {ACK_BY!r} was sent in {BROWSER_TIMEOUT_S:g} s: {seen['log']}"
     # the condition that matters is the store's: the acknowledgement went UI → MQTT → ingestion → SQLite
-    assert wait_until(lambda: bool(acked_by(demo.db, ACK_BY)), timeout=BROWSER_TIMEOUT_S), "sent but not stored"
+    stored = wait_until(lambda: bool(acked_by(demo.db, ACK_BY)), timeout=BROWSER_TIMEOUT_S)
+    assert stored, f"no acknowledgement by {ACK_BY!r} stored in {BROWSER_TIMEOUT_S:g} s: {seen['log']}"
     assert len(acked_by(demo.db, ACK_BY)) == 1
+    # and the page shows it: the alarm has left the list of those waiting for an acknowledgement
+    page.locator(ROW).get_by_role("button", name="Acknowledge", exact=True).last.wait_for(state="detached")
 
     for name, (path, ready) in PAGES.items():
         page.goto(f"{demo.url}/{path}")

@@ -155,18 +155,25 @@ def test_inject_over_mqtt_becomes_a_ground_truth_event_at_the_simulated_instant(
     assert 3500 < lag_s < 3700
 
 
-def test_inject_refuses_unknown_faults_and_sensors_before_sending(broker: RunningBroker) -> None:
+def test_inject_refuses_unknown_faults_and_sensors_before_sending(
+    broker: RunningBroker, sim: Simulation, listener: Listener
+) -> None:
+    """Checked against the births on the broker (the fault catalogue), so nothing reaches the simulator."""
+    publisher = PlantPublisher(broker.address, sim.machines, qos=1, on_command=sim.command)
+    publisher.connect()  # born, but not running: a command would not even be answered
     url = broker.address.url(masked=False)
     runner = CliRunner()
-    result = runner.invoke(main, ["inject", "--mqtt-url", url, "cnc-02", "melt"])
+    result = runner.invoke(main, ["inject", "--mqtt-url", url, "cnc-01", "melt"])
     assert result.exit_code != 0
     assert "knows no fault 'melt'" in result.output
-    result = runner.invoke(main, ["inject", "--mqtt-url", url, "line-1/cnc-02", "shift", "--sensor", "humidity"])
+    result = runner.invoke(main, ["inject", "--mqtt-url", url, "line-1/cnc-01", "shift", "--sensor", "humidity"])
     assert result.exit_code != 0
-    assert "has no sensor 'humidity'" in result.output
+    assert "not on 'humidity'" in result.output
     result = runner.invoke(main, ["inject", "--mqtt-url", url, "cnc-9", "shift"])
     assert result.exit_code != 0
-    assert "is not in the plant" in result.output
+    assert "is not a machine of the running plant" in result.output
+    publisher.close()
+    assert listener.payloads("/cmd") == []
 
 
 @pytest.mark.slow
