@@ -48,8 +48,9 @@ def _offenders(paths: list[Path], forbidden: tuple[str, ...], allowed: tuple[str
 
 
 READERS = _modules(DASHBOARD) + _modules(SRC / "query") + _modules(SRC / "cli")
-#: The process assembly: the only reader-side modules that may start a simulator.
-ASSEMBLY = ("src/smartfactory/cli/run.py", "src/smartfactory/services.py")
+#: The process assembly: the only reader-side modules that may start a simulator; and `simulators list`, the
+#: producer's own tool, which loads the simulator files to describe them.
+ASSEMBLY = ("src/smartfactory/cli/run.py", "src/smartfactory/services.py", "src/smartfactory/cli/simulators.py")
 
 
 def test_readers_never_import_the_simulator() -> None:

@@ -1,4 +1,8 @@
-"""Commands that read or inspect: `export`, `status`, `config show`, `simulators list`, `inject`."""
+"""Commands that read or inspect: `export`, `status`, `config show`.
+
+None of them loads the simulator (`smartfactory.sim`); `simulators list` lives in `cli/simulators.py`, `inject`
+in `cli/inject.py`.
+"""
 
 from __future__ import annotations
 
@@ -9,49 +13,63 @@ import json
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from typing import IO
 
 import click
 
 from smartfactory.cli.common import echo, friendly_errors, mqtt_option, settings_from, store_option
-from smartfactory.durations import parse_duration
 from smartfactory.edge.mqtt import Message, MqttClient
-from smartfactory.errors import ConfigError
-from smartfactory.services import open_configured_store
+from smartfactory.model import Reading
+from smartfactory.query.series import match_series
+from smartfactory.query.window import TIME_FORMS, resolve_window
+from smartfactory.query.window import parse_time as parse_time  # for cli/report.py: import it from query.window
 from smartfactory.settings import masked_dump, parse_mqtt_url
-from smartfactory.sim.describe import catalog_lines, check_fault, resolve_machine
-from smartfactory.sim.loader import discover
+from smartfactory.storage import Storage
 from smartfactory.storage.export import open_writer, write_chunks
-from smartfactory.wire import (
-    HEALTH_PREFIX,
-    CommandPayload,
-    MessageClass,
-    format_ts,
-    ms_from_datetime,
-    payload_to_json,
-)
+from smartfactory.stores import open_existing_store
+from smartfactory.wire import HEALTH_PREFIX, format_ts, parse_series
 
 
-def parse_time(text: str | None) -> int | None:
-    """`2026-11-22T10:00Z`, `2026-11-22` (UTC), or a duration with a unit that long ago: `15m`, `2h`, `1h30m`, `7d`."""
-    if text is None:
-        return None
-    with contextlib.suppress(ConfigError):  # the one duration syntax (smartfactory.durations)
-        ago_s = parse_duration(text, unit_required=True)
-        return ms_from_datetime(datetime.now(UTC) - timedelta(seconds=ago_s))
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"cannot read time {text!r}: use ISO-8601 (2026-11-22T10:00Z) or a time ago such as 15m, 2h, 1h30m, 7d"
-        ) from None
-    return ms_from_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+def _dead_letter_rows(storage: Storage, since: str | None, until: str | None) -> Iterator[list[object]]:
+    """Dead letters are stamped with the time they were received (the wall clock, not simulated time), so
+    relative bounds count back from the wall clock here."""
+    since_ms, until_ms = parse_time(since), parse_time(until)
+    for letter in storage.read_deadletters(since_ms=since_ms):
+        if until_ms is not None and letter.received_ms >= until_ms:
+            continue
+        payload = letter.payload.decode("utf-8", "replace")
+        yield [format_ts(letter.received_ms), letter.topic, letter.reason, letter.detail, letter.payload_size, payload]
+
+
+def _chosen_series(storage: Storage, names: tuple[str, ...]) -> list[str]:
+    """The stored series `--series` names: each a full series id or a unique ending of one (as `spc analyze`)."""
+    stored = sorted(info.series for info in storage.list_series())
+    return list(dict.fromkeys(match_series(name, stored) for name in names))
+
+
+def _series_chunks(
+    storage: Storage, series: list[str], since_ms: int | None, until_ms: int | None
+) -> Iterator[list[Reading]]:
+    for name in series:
+        sid = parse_series(name)
+        for chunk in storage.iter_readings(since_ms, until_ms, sid.machine, sid.sensor):
+            kept = [r for r in chunk if r.series == name]  # a sensor and a characteristic may share a name
+            if kept:
+                yield kept
 
 
 @click.command()
 @store_option
-@click.option("--since", default=None, help="Start (ISO-8601, or 15m / 2h / 7d ago).")
-@click.option("--until", default=None, help="End, exclusive (same forms).")
+@click.option("--since", default=None, help=f"Start: {TIME_FORMS}. Default: the first stored reading.")
+@click.option("--until", default=None, help="End, exclusive (same forms). Default: just after the newest.")
+@click.option(
+    "--series",
+    "series",
+    multiple=True,
+    metavar="NAME",
+    help="Only this series: its full id or a unique ending (cnc-01/telemetry/spindle_temp); repeatable.",
+)
 @click.option("--machine", default=None, help="Only this machine (name or full path).")
 @click.option("--sensor", default=None, help="Only this sensor.")
 @click.option(
@@ -71,49 +89,61 @@ def export(
     store: str | None,
     since: str | None,
     until: str | None,
+    series: tuple[str, ...],
     machine: str | None,
     sensor: str | None,
     fmt: str,
     output: str,
     deadletter: bool,
 ) -> None:
-    """Write stored readings (topic, ts, value, unit) as CSV or Parquet, streaming them in chunks."""
+    """Write stored readings (topic, ts, value, unit) as CSV or Parquet, streaming them in chunks.
+
+    Times are the store's own: "now" is the newest stored timestamp, so `--since 2h` means the last two hours
+    of (possibly simulated) data, and the window used is printed on stderr. The store must exist: this command
+    only reads. Parquet is binary: give --output FILE.parquet (or redirect stdout) rather than a terminal.
+    Dead letters (`--deadletter`) are kept by the wall-clock time they arrived, so there `--since 2h` counts
+    back from the wall clock.
+    """
     if deadletter and fmt != "csv":
         raise click.UsageError("dead letters export as CSV only: drop --format parquet")
+    if series and (machine or sensor):
+        raise click.UsageError("choose series either with --series or with --machine/--sensor, not both")
     to_stdout = output == "-"
     if fmt == "parquet" and to_stdout and sys.stdout.isatty():
         raise click.UsageError("Parquet is binary: give --output FILE.parquet or redirect stdout to a file")
     settings = settings_from(store=store)
-    storage = open_configured_store(settings)
+    storage = open_existing_store(settings)
     try:
         with contextlib.ExitStack() as stack:
-            if to_stdout:
-                text, binary = sys.stdout, sys.stdout.buffer
-            else:
-                handle = stack.enter_context(open(output, "wb"))
-                binary, text = handle, stack.enter_context(io.TextIOWrapper(handle, "utf-8", newline=""))
             if deadletter:
+                rows = list(_dead_letter_rows(storage, since, until))
+                text, _ = _outputs(stack, output)
                 out = csv.writer(text, lineterminator="\n")
                 out.writerow(["received", "topic", "reason", "detail", "payload_size", "payload"])
-                for letter in storage.read_deadletters(since_ms=parse_time(since)):
-                    out.writerow(
-                        [
-                            format_ts(letter.received_ms),
-                            letter.topic,
-                            letter.reason,
-                            letter.detail,
-                            letter.payload_size,
-                            letter.payload.decode("utf-8", "replace"),
-                        ]
-                    )
+                out.writerows(rows)
                 return
-            chunks = storage.iter_readings(parse_time(since), parse_time(until), machine, sensor)
+            window = resolve_window(storage, since, until)  # before the output opens: a bad --since writes nothing
+            chosen = _chosen_series(storage, series) if series else None
+            if chosen is not None:
+                chunks = _series_chunks(storage, chosen, window.since_ms, window.until_ms)
+            else:
+                chunks = storage.iter_readings(window.since_ms, window.until_ms, machine, sensor)
+            text, binary = _outputs(stack, output)
             text.flush()
-            rows = write_chunks(open_writer(fmt, text, binary), chunks)
+            count = write_chunks(open_writer(fmt, text, binary), chunks)
             text.flush()
-        echo(f"exported {rows} readings")
+        which = f" of {len(chosen)} series" if chosen is not None else ""
+        echo(f"exported {count} readings{which}; window: {window.describe()}")
     finally:
         storage.close()
+
+
+def _outputs(stack: contextlib.ExitStack, output: str) -> tuple[IO[str], IO[bytes]]:
+    """(text, binary) streams of `--output`: stdout, or the file (opened only now, so errors create no file)."""
+    if output == "-":
+        return sys.stdout, sys.stdout.buffer
+    handle = stack.enter_context(open(output, "wb"))  # noqa: SIM115 - closed by the caller's ExitStack
+    return stack.enter_context(io.TextIOWrapper(handle, "utf-8", newline="")), handle
 
 
 @click.command()
@@ -163,67 +193,3 @@ def config() -> None:
 def config_show() -> None:
     """Print the effective settings (environment + defaults) as JSON, secrets masked."""
     click.echo(json.dumps(masked_dump(settings_from()), indent=2, default=str))
-
-
-@click.group()
-def simulators() -> None:
-    """Inspect machine types."""
-
-
-@simulators.command("list")
-@friendly_errors
-def simulators_list() -> None:
-    """List every discovered machine type (source, sensors, part characteristics, faults); report broken files."""
-    settings = settings_from()
-    catalog = discover(settings.sim.dir)
-    for line in catalog_lines(catalog):
-        click.echo(line)
-    for problem in catalog.problems:
-        click.echo(f"problem: {problem}", err=True)
-
-
-@click.command()
-@mqtt_option
-@click.argument("machine")
-@click.argument("fault", required=False)
-@click.option("--sensor", default=None, help="Sensor or part characteristic the fault acts on (default: all).")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Fault parameter: size=3, duration=5m.")
-@click.option("--clear", is_flag=True, help="Repair: remove every fault from MACHINE (or only FAULT, if given).")
-@friendly_errors
-def inject(
-    mqtt_url: str | None,
-    machine: str,
-    fault: str | None,
-    sensor: str | None,
-    params: tuple[str, ...],
-    clear: bool,
-) -> None:
-    """Inject FAULT into MACHINE of a running simulator, or --clear it.
-
-    MACHINE is a name (cnc-02), line/name (line-1/cnc-02) or the full path
-    (acme/plant1/machining/line-1/cnc-02). FAULT is a signal fault (shift, drift, variance, growing_variance,
-    stuck, spikes, dropout, cycle, warmup), a machine fault (breakdown, stop, slowdown) or one of the machine
-    type's own (tool_wear); `smartfactory simulators list` lists them with their parameters. The simulator
-    publishes the fault as a ground-truth event on MACHINE/event with its exact simulated start time.
-    """
-    settings = settings_from(mqtt_url=mqtt_url)
-    if not clear and not fault:
-        raise click.UsageError("give a FAULT (e.g. shift --sensor power --param size=3) or --clear")
-    path, spec = resolve_machine(machine, settings.sim.dir, settings.sim.plant)
-    if fault and not clear:
-        check_fault(spec, settings.sim.dir, fault, sensor)
-    values: dict[str, float | str] = {}
-    for item in params:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise click.UsageError(f"--param {item!r}: write KEY=VALUE, e.g. size=3")
-        try:
-            values[key] = float(raw)
-        except ValueError:
-            values[key] = raw
-    command = CommandPayload(action="clear" if clear else "inject", fault=fault, sensor=sensor, params=values)
-    client = MqttClient(parse_mqtt_url(settings.mqtt_url))
-    client.connect(settings.mqtt.connect_timeout)
-    client.publish(path.topic(MessageClass.CMD), payload_to_json(command), qos=1)
-    client.close()
-    echo(f"sent {command.action} {fault or 'all faults'} to {path}; the simulator confirms on {path}/event")

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 
 import click
 
 from smartfactory.cli.common import echo, friendly_errors, settings_from, store_option
-from smartfactory.cli.data import parse_time
 from smartfactory.errors import ConfigError
 from smartfactory.kpi import OeeReport, OeeResult
 from smartfactory.query.oee import excluded_note, oee_from_store, oee_inputs
 from smartfactory.query.series import line_and_name
-from smartfactory.services import open_configured_store
-from smartfactory.wire import format_ts
+from smartfactory.query.window import TIME_FORMS, resolve_window
+from smartfactory.stores import open_existing_store
 
 
 def _pct(value: float | None) -> str:
@@ -115,8 +113,8 @@ def select_rows(report: OeeReport, shifts: Sequence[str], by_shift: bool, whole:
 
 @click.command()
 @store_option
-@click.option("--since", required=True, help="Start (ISO-8601 like 2026-11-22T06:00Z, or 15m / 2h / 7d ago).")
-@click.option("--until", default=None, help="End, exclusive (same forms; default now).")
+@click.option("--since", default=None, help=f"Start: {TIME_FORMS}. Default: the first stored data.")
+@click.option("--until", default=None, help="End, exclusive (same forms). Default: just after the newest stored data.")
 @click.option(
     "--line", "lines", multiple=True, help="Only this line: machining/line-1 (line-1 if one area has it); repeatable."
 )
@@ -132,7 +130,7 @@ def select_rows(report: OeeReport, shifts: Sequence[str], by_shift: bool, whole:
 @friendly_errors
 def oee(
     store: str | None,
-    since: str,
+    since: str | None,
     until: str | None,
     lines: tuple[str, ...],
     machines: tuple[str, ...],
@@ -144,17 +142,24 @@ def oee(
     """OEE (availability × performance × quality), the six big losses, MTBF and MTTR for a time window, per
     machine, line and plant, from the stored machine states and parts.
 
+    Times are the store's own (simulated) time: "now" is the newest stored timestamp, `--since 8h` the eight
+    hours before it, and without --since/--until the window is all the stored data; the span used is printed.
+
     Ideal cycle times come from the machines' birth messages in the store, else from the plant file; a machine
     with neither is left out and named. The shift calendar and the loss settings come from the plant file.
     JSON prints every row (whole window, then each shift) as `kpi.OeeReport.to_dicts()` under "rows", and the
     machines left out under "excluded"; --shift keeps only that shift's rows. Definitions: docs/oee.md.
     """
     settings = settings_from(store=store)
-    since_ms = parse_time(since)
-    assert since_ms is not None  # --since is required
-    until_ms = parse_time(until) or int(time.time() * 1000)
-    storage = open_configured_store(settings)
+    storage = open_existing_store(settings)
     try:
+        window = resolve_window(storage, since, until)
+        since_ms, until_ms = window.start_ms, window.end_ms
+        if since_ms is None or until_ms is None:
+            raise ConfigError(
+                f"the store {settings.store} holds no data yet, so there is no window to measure: fill it with "
+                "`smartfactory demo` or `smartfactory ingest`, or give --since and --until"
+            )
         inputs = oee_inputs(storage, settings.sim.dir, plant or settings.sim.plant)
         result = oee_from_store(storage, since_ms, until_ms, inputs, lines=lines, machines=machines)
     finally:
@@ -168,6 +173,7 @@ def oee(
         document = {
             "since_ms": report.since_ms,
             "until_ms": report.until_ms,
+            "window": window.to_dict(),
             "plant": inputs.plant,
             "excluded": list(result.excluded),
             "rows": [r.to_dict() for r in rows],
@@ -177,7 +183,7 @@ def oee(
             echo(f"note: {note}")
         return
     rows = select_rows(report, shifts, by_shift=by_shift, whole=not shifts)
-    click.echo(f"OEE {format_ts(since_ms)} … {format_ts(until_ms)}, plant {inputs.plant}")
+    click.echo(f"OEE of plant {inputs.plant}, window {window.describe()}")
     click.echo(format_table(rows, with_shift=by_shift or bool(shifts)))
     if note:
         click.echo(f"note: {note}")

@@ -217,7 +217,32 @@ def dashboard(
     if large_font:
         extra += ["--theme.baseFontSize", "20"]
     env = {**os.environ, "SMARTFACTORY_STORE": settings.store, "SMARTFACTORY_MQTT_URL": settings.mqtt_url}
-    raise SystemExit(subprocess.call([*dashboard_command(settings), *extra], env=env))
+    child = subprocess.Popen([*dashboard_command(settings), *extra], env=env)
+    raise SystemExit(supervise(child))
+
+
+def supervise(child: subprocess.Popen[bytes], grace_s: float = 5.0) -> int:
+    """Wait for `child`; on Ctrl-C or SIGTERM stop it (terminate, then kill after `grace_s`) before returning,
+    so no Streamlit server is left holding the port. Returns the child's exit status (0 when we stopped it)."""
+    with stop_on_signals() as stop:
+        while child.poll() is None and not stop.wait(0.2):
+            pass
+    if child.poll() is not None:
+        return child.returncode
+    stop_child(child, grace_s)
+    return 0
+
+
+def stop_child(child: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    """Terminate `child` and wait for it; kill it if it is still there after `grace_s` seconds."""
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 @click.command()
@@ -289,12 +314,7 @@ def demo(
         echo("stopping…")
         started = time.monotonic()
         if dash is not None:
-            dash.terminate()
-            try:
-                dash.wait(5)
-            except subprocess.TimeoutExpired:
-                dash.kill()
-                dash.wait()
+            stop_child(dash)
         if sim_ is not None:
             sim_.stop()
         if ingest_ is not None:
