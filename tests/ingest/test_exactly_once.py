@@ -130,7 +130,8 @@ def test_every_kind_of_bad_message_is_dead_lettered_published_counted_and_logged
         publisher.send([*bad, good, *flood])
         counters = running.service.counters
         assert wait_until(lambda: sum(counters.rejected.values()) == len(bad) + len(flood) and counters.stored == 1)
-        assert wait_until(lambda: len(letters.messages) == len(bad) + len(flood))
+        # the flood repeats CASES[0] byte for byte: one dead letter (its natural key), the rest counted again
+        assert wait_until(lambda: len(letters.messages) == len(bad) and counters.rejected_again == len(flood))
         assert running.service.running  # still working
         running.stop()
     letters.close()
@@ -146,7 +147,8 @@ def test_every_kind_of_bad_message_is_dead_lettered_published_counted_and_logged
     assert too_large.payload_size > 2048
     assert len(too_large.payload) == 1024  # truncated safely
     published = sorted(body["reason"] for body in letters.bodies())
-    assert published == sorted(expected_reasons + ["bad_json"] * len(flood))
+    assert published == sorted(expected_reasons)
+    assert len(stored) == len(bad)
     assert counters.rejected["bad_json"] == 301
     # One log line per reason however many messages: 300 bad_json rejections cost one line.
     lines = [r for r in caplog.records if "rejected a message" in r.getMessage()]

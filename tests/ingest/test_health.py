@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from tests.ingest.conftest import Listener, Publisher, ingest_settings, needs_mo
 pytestmark = [pytest.mark.integration, needs_mosquitto]
 
 
-def status(broker: RunningBroker, *args: str) -> subprocess.CompletedProcess[str]:
+def status(broker: RunningBroker, *args: str, client_id: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTFACTORY_")}
+    if client_id is not None:
+        env["SMARTFACTORY_INGEST__CLIENT_ID"] = client_id
     return subprocess.run(
         [sys.executable, "-m", "smartfactory", "status", "--mqtt-url", broker.address.url(), "--wait", "1", *args],
         capture_output=True,
@@ -85,6 +88,7 @@ def test_a_worker_that_vanishes_is_shown_as_lost(broker: RunningBroker, tmp_path
     row = next(line for line in table.stdout.splitlines() if line.startswith(f"{enterprise}-gone"))
     assert row.split()[1] == "lost"
     assert "restart it" in table.stdout
+    assert table.returncode == 1  # a healthcheck: the retained last will is no sign of life (issue 13)
     running.service._health_stop.set()
     running.store.close()
 
@@ -106,3 +110,39 @@ def test_status_table_marks_stale_reports_and_sums_workers() -> None:
     assert lines[3].split()[:2] == ["all", "workers"]
     assert lines[3].split()[2:] == ["15", "8", "1", "3", "5", "1", "3", "40"]
     assert lines[4] == "rejected by reason: bad_json 2, bad_topic 1"
+
+
+def test_status_exits_1_unless_a_fresh_ok_or_spooling_report_of_the_worker_exists(
+    broker: RunningBroker, enterprise: str, publisher_factory: Callable[[BrokerAddress], Publisher]
+) -> None:
+    """Before: `status --wait` exited 0 whenever any report was seen, the retained `lost` will included, so the
+    compose healthcheck could not fail."""
+    now = int(time.time() * 1000)
+    reports = {
+        # fresh for 3 intervals: 3 min here, so that the test's own pace cannot make them stale
+        f"{enterprise}-ok": {"worker": "x", "state": "ok", "ts": now, "interval_s": 60.0},
+        f"{enterprise}-spooling": {"worker": "x", "state": "spooling", "ts": now, "interval_s": 60.0},
+        f"{enterprise}-stale": {"worker": "x", "state": "ok", "ts": now - 600_000, "interval_s": 60.0},
+        f"{enterprise}-lost": {"worker": "x", "state": "lost"},
+        f"{enterprise}-stopped": {"worker": "x", "state": "stopped", "ts": now, "interval_s": 60.0},
+    }
+    publisher = publisher_factory(broker.address)
+    for name, body in reports.items():
+        publisher.client.publish(f"_sf/health/{name}", json.dumps(body).encode(), qos=1, retain=True)
+    assert publisher.client.wait_published(10)
+    codes = {name: status(broker, "--worker", name).returncode for name in reports}
+    assert codes == {
+        f"{enterprise}-ok": 0,
+        f"{enterprise}-spooling": 0,
+        f"{enterprise}-stale": 1,
+        f"{enterprise}-lost": 1,
+        f"{enterprise}-stopped": 1,
+    }
+    assert status(broker, "--worker", f"{enterprise}-nobody").returncode == 1
+    # the compose healthcheck: `--own` checks the worker this configuration runs as
+    assert status(broker, "--own", client_id=f"{enterprise}-ok").returncode == 0
+    assert status(broker, "--own", client_id=f"{enterprise}-lost").returncode == 1
+    assert status(broker).returncode == 0  # any worker: the fresh ok one
+    for name in reports:
+        publisher.client.publish(f"_sf/health/{name}", b"", qos=1, retain=True)
+    assert publisher.client.wait_published(10)

@@ -197,3 +197,20 @@ def test_who_may_publish_and_read_what(broker: Broker) -> None:
     sim_view.terminate()
     sim_lines, _ = sim_view.communicate(timeout=5)
     assert sim_lines.splitlines() == [f"{MACHINE}/cmd m{attempts.index((operator, f'{MACHINE}/cmd', True))}"]
+
+
+def test_an_oversize_packet_is_refused_before_it_is_read(broker: Broker, tmp_path: Path) -> None:
+    """mosquitto's own limit is the protocol's 256 MiB; the compose config refuses packets over 2 MiB + 64 KiB:
+    the sender is disconnected and nobody receives the message (issue 13: one 100 MB payload blinded ingestion)."""
+    ingest = ("ingest", PASSWORDS["MQTT_INGEST_PASSWORD"])
+    sim = ("simulator", PASSWORDS["MQTT_SIM_PASSWORD"])
+    listener = broker.sub(*ingest, "#")
+    assert wait_until(lambda: "1 #" in subscriptions(broker.log), timeout=10)
+    big = tmp_path / "big.json"
+    big.write_bytes(b'{"value": 1, "pad": "' + b"x" * (3 * 1024 * 1024) + b'"}')
+    args = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-u", sim[0], "-P", sim[1], "-q", "1"]
+    refused = subprocess.run([*args, "-t", f"{MACHINE}/telemetry/t", "-f", str(big)], capture_output=True, timeout=30)
+    assert refused.returncode != 0  # disconnected: the broker never acknowledged it
+    assert broker.pub(*sim, f"{MACHINE}/telemetry/t", '{"value": 2}') == 0  # an ordinary message still passes
+    assert broker.pub(*ingest, "_sf/health/end", "end") == 0
+    assert collect(listener, "_sf/health/end") == [f'{MACHINE}/telemetry/t {{"value": 2}}', "_sf/health/end end"]

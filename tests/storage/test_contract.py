@@ -226,3 +226,26 @@ def test_machine_info_of_hostile_names_round_trips(store: Storage) -> None:
     info = MachineInfo(machine_type=HOSTILE, signals={HOSTILE: SignalInfo(kind="process", unit='"\\\n')})
     store.write_machine_info(machine, T0, info)
     assert store.read_machine_info() == {machine: info}
+
+
+def test_a_conflicting_write_keeps_the_last_value_in_every_backend(store: Storage) -> None:
+    """Same series and millisecond, another value (a corrected re-send): both backends keep the last value written,
+    and a backend that can tell counts the replacement as a conflict, apart from the benign duplicates."""
+    store.write_readings([Reading(A, T0, 1.0)])
+    store.write_readings([Reading(A, T0, 1.0)])  # a benign duplicate: no conflict
+    store.write_readings([Reading(A, T0, 2.0), Reading(A, T0 + 1, 1.0), Reading(A, T0 + 1, 3.0)])
+    assert store.read_series(A)["value"].tolist() == [2.0, 3.0]
+    if getattr(store, "reports_conflicts", False):
+        assert getattr(store, "conflicts", None) == 2
+
+
+def test_an_ack_names_its_series_and_a_dead_letter_is_stored_once(store: Storage) -> None:
+    store.write_alarms([Alarm("a1", A, T0, ("WE1",), 99.0)])
+    store.ack_alarms([AlarmAck("a1", B, T0 + 5, "intruder")])  # the ack's topic is another series: ignored
+    assert store.read_alarms()[0].acked_by is None
+    store.ack_alarms([AlarmAck("a1", A, T0 + 10, "lecturer")])
+    assert store.read_alarms()[0].acked_by == "lecturer"
+    letter = DeadLetter(T0, "a/b", "bad_json", "not valid JSON", b"{oops", 5)
+    store.write_deadletters([letter])
+    store.write_deadletters([letter])  # redelivered: the same dead letter
+    assert store.read_deadletters() == [letter]

@@ -30,6 +30,18 @@ def test_url_forms() -> None:
         path_from_url("sqlite://x.db")
 
 
+def test_synchronous_full_is_an_option_of_the_url(tmp_path: Path) -> None:
+    """Power-cut safety costs an fsync per commit (bench/sqlite_sync.py): the URL chooses it."""
+    assert path_from_url("sqlite:///data/x.db?synchronous=full") == Path("data/x.db")
+    for option, level in (("", 1), ("?synchronous=normal", 1), ("?synchronous=FULL", 2)):
+        store = SqliteStorage(f"sqlite:///{tmp_path / 's.db'}{option}")
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == level  # 1 NORMAL, 2 FULL
+        store.close()
+    for bad in ("?synchronous=off", "?sync=full"):
+        with pytest.raises(StoreError, match="synchronous"):
+            SqliteStorage(f"sqlite:///{tmp_path / 's.db'}{bad}")
+
+
 def test_new_file_is_wal_and_at_current_schema(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'a.db'}")
     store.close()

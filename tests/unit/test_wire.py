@@ -54,7 +54,11 @@ level = st.text(
 )
 
 
-@given(levels=st.lists(level, min_size=6, max_size=6))
+def _no_dollar_enterprise(levels: list[str]) -> bool:
+    return not levels[0].startswith("$")  # the grammar refuses a `$`-first topic (MQTT reserves it; issue 13)
+
+
+@given(levels=st.lists(level, min_size=6, max_size=6).filter(_no_dollar_enterprise))
 def test_any_valid_levels_round_trip(levels: list[str]) -> None:
     topic = Topic(MachinePath(*levels[:5]), MessageClass.TELEMETRY, levels[5])
     assert Topic.parse(str(topic)) == topic

@@ -28,6 +28,10 @@ level = st.text(
 )
 
 
+def _no_dollar_enterprise(levels: list[str]) -> bool:
+    return not levels[0].startswith("$")  # the grammar refuses a `$`-first topic (MQTT reserves it; issue 13)
+
+
 def test_machine_path_parse_and_line_id() -> None:
     assert MachinePath.parse("acme/plant1/machining/line-1/cnc-01") == PATH
     assert PATH.line_id == "machining/line-1"
@@ -51,7 +55,7 @@ def test_machine_path_parse_rejects_bad_text(text: str) -> None:
     assert info.value.reason == "bad_topic"
 
 
-@given(levels=st.lists(level, min_size=5, max_size=5))
+@given(levels=st.lists(level, min_size=5, max_size=5).filter(_no_dollar_enterprise))
 def test_machine_path_parse_round_trips(levels: list[str]) -> None:
     path = MachinePath(*levels)
     assert MachinePath.parse(str(path)) == path
@@ -84,7 +88,7 @@ def test_parse_series_rejects_non_series(text: str) -> None:
     assert info.value.reason == "bad_topic"
 
 
-@given(levels=st.lists(level, min_size=6, max_size=6))
+@given(levels=st.lists(level, min_size=6, max_size=6).filter(_no_dollar_enterprise))
 def test_series_round_trips(levels: list[str]) -> None:
     sid = SeriesId(MachinePath(*levels[:5]), levels[5])
     assert parse_series(str(sid)) == sid

@@ -229,8 +229,16 @@ level = st.text(
 )
 
 
+def _no_dollar_enterprise(levels: list[str]) -> bool:
+    return not levels[0].startswith("$")  # the grammar refuses a `$`-first topic (MQTT reserves it; issue 13)
+
+
 @settings(max_examples=200, deadline=None)
-@given(levels=st.lists(level, min_size=6, max_size=6), cls=st.sampled_from(list(MessageClass)), named=st.booleans())
+@given(
+    levels=st.lists(level, min_size=6, max_size=6).filter(_no_dollar_enterprise),
+    cls=st.sampled_from(list(MessageClass)),
+    named=st.booleans(),
+)
 def test_every_topic_class_round_trips(levels: list[str], cls: MessageClass, named: bool) -> None:
     rule = wire._NAME_RULE[cls]
     name = levels[5] if (rule is True or (rule is None and named)) else None

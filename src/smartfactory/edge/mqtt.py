@@ -96,6 +96,7 @@ class MqttClient:
         max_outstanding: int = 20_000,
         keepalive: int = 30,
         fast_read: bool = False,
+        max_packet_size: int | None = None,
     ) -> None:
         if persistent and not client_id:
             raise ValueError("a persistent session needs a fixed client id")
@@ -104,6 +105,9 @@ class MqttClient:
         self.protocol = protocol
         self._persistent = persistent
         self._keepalive = keepalive
+        #: MQTT 5 Maximum Packet Size announced in CONNECT: the broker must not send us anything bigger (it drops
+        #: such a message for us instead), so an oversize payload is never read at all.
+        self._max_packet_size = max_packet_size
         self._on_message = on_message
         self._subscriptions: dict[str, int] = {}
         self._connected = threading.Event()
@@ -167,6 +171,8 @@ class MqttClient:
         if self.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.ReceiveMaximum = RECEIVE_MAXIMUM
+            if self._max_packet_size:
+                properties.MaximumPacketSize = self._max_packet_size
             if self._persistent:
                 properties.SessionExpiryInterval = SESSION_EXPIRY_S
                 clean_start = False

@@ -365,6 +365,7 @@ class Decoder:
                 fault=event.fault,
                 sensor=event.sensor,
                 params=event.params,
+                affects=tuple(event.affects or ()),
             )
             return Decoded(events=[fault])
         if cls is MessageClass.ACK:

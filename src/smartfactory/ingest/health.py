@@ -125,6 +125,26 @@ class Throttle:
         return True
 
 
+#: States of a worker that is up and taking messages.
+LIVE_STATES = frozenset({"ok", "spooling"})
+
+
+def healthy_workers(reports: dict[str, dict[str, Any]], now_ms: int, worker: str | None = None) -> list[str]:
+    """Workers (only `worker`, when given) whose latest report is fresh (younger than three of its intervals)
+    and says `ok` or `spooling`. A retained last will (`lost`), a `stopped` or `failed` report, or an old one
+    does not count: `smartfactory status` exits 1 when this is empty (the compose healthcheck)."""
+    found = []
+    for name, report in reports.items():
+        if worker is not None and name != worker:
+            continue
+        ts, interval = report.get("ts"), report.get("interval_s", 5.0)
+        if report.get("state") not in LIVE_STATES or not isinstance(ts, int) or not isinstance(interval, int | float):
+            continue
+        if now_ms - ts <= 3 * float(interval) * 1000:
+            found.append(name)
+    return sorted(found)
+
+
 _COLUMNS = (
     ("received", "received"),
     ("stored", "stored"),

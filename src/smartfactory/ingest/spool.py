@@ -13,7 +13,7 @@ Layout of `directory` (one per worker):
 A crash while appending leaves a torn last frame: its length or CRC does not match, it is cut off when the spool is
 opened, and since it was never acknowledged the broker delivers those messages again. The cursor is replaced
 atomically but not fsync'd: after a power cut a few records may be replayed twice, which the store's idempotent
-keys absorb (dead letters, which have no natural key, may then appear twice).
+keys absorb (dead letters too, in SQLite, through their natural key).
 """
 
 from __future__ import annotations

@@ -89,6 +89,7 @@ def event(row: Row) -> FaultEvent:
         fault=text(row, "fault"),
         sensor=opt_text(row, "sensor"),
         params=json.loads(text(row, "params") or "{}"),
+        affects=tuple(json.loads(text(row, "affects") or "[]")),
     )
 
 
@@ -118,6 +119,8 @@ def limits(row: Row) -> LimitsVersion:
         nsigmas=float(row["nsigmas"]),
         n=int(row["n"]),
         source=text(row, "source"),
+        detector=text(row, "detector") or "imr",
+        params=json.loads(text(row, "params") or "{}"),
     )
 
 

@@ -217,6 +217,8 @@ def event_line(event: FaultEvent) -> str:
     fields = [("fault", string_field(event.fault)), ("params", string_field(json.dumps(event.params, sort_keys=True)))]
     if event.sensor is not None:
         fields.append(("sensor", string_field(event.sensor)))
+    if event.affects:
+        fields.append(("affects", string_field(json.dumps(list(event.affects)))))
     tags = [*machine_tags(event.machine), ("kind", event.kind)]
     return line(EVENT, tags, fields, event.ts_ms * NS_PER_MS + key_offset_ns(event.kind, event.fault))
 
@@ -272,6 +274,8 @@ def limits_line(limits: LimitsVersion) -> str:
         ("nsigmas", float_field(limits.nsigmas)),
         ("n", int_field(limits.n)),
         ("source", string_field(limits.source)),
+        ("detector", string_field(limits.detector)),
+        ("params", string_field(json.dumps(limits.params, sort_keys=True))),
     ]
     return line(LIMITS, series_tags(limits.series), fields, limits.ts_ms * NS_PER_MS + limits.version % 1000)
 

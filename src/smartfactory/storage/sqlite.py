@@ -237,8 +237,12 @@ class SqliteStorage:
 
     def write_events(self, events: Sequence[FaultEvent]) -> None:
         self._write(
-            "INSERT OR IGNORE INTO events (machine, ts, kind, fault, sensor, params) VALUES (?, ?, ?, ?, ?, ?)",
-            [(e.machine, e.ts_ms, e.kind, e.fault, e.sensor, json.dumps(e.params)) for e in events],
+            "INSERT OR IGNORE INTO events (machine, ts, kind, fault, sensor, params, affects) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (e.machine, e.ts_ms, e.kind, e.fault, e.sensor, json.dumps(e.params), json.dumps(list(e.affects)))
+                for e in events
+            ],
         )
 
     def write_alarms(self, alarms: Sequence[Alarm]) -> None:
@@ -266,9 +270,9 @@ class SqliteStorage:
 
     def write_limits(self, versions: Sequence[LimitsVersion]) -> None:
         self._write(
-            "INSERT OR IGNORE INTO limits (series, version, ts, center, sigma, nsigmas, n, source) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [v.to_row() for v in versions],
+            "INSERT OR IGNORE INTO limits (series, version, ts, center, sigma, nsigmas, n, source, detector, params) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*v.to_row()[:9], json.dumps(v.params, sort_keys=True)) for v in versions],
         )
 
     def read_limits(self, series: str | None = None, *, latest_only: bool = True) -> list[LimitsVersion]:
@@ -277,11 +281,11 @@ class SqliteStorage:
             newest = "l.version = (SELECT MAX(version) FROM limits WHERE series = l.series)"
             where = f"{where} AND {newest}" if where else f" WHERE {newest}"
         rows = self._query(
-            f"SELECT series, version, ts, center, sigma, nsigmas, n, source FROM limits l{where} "
+            f"SELECT series, version, ts, center, sigma, nsigmas, n, source, detector, params FROM limits l{where} "
             "ORDER BY series, version",
             params,
         )
-        return [LimitsVersion.from_row(row) for row in rows]
+        return [LimitsVersion.from_row((*row[:9], json.loads(row[9]))) for row in rows]
 
     def write_machine_info(self, machine: str, ts_ms: int, info: MachineInfo) -> None:
         """Upsert by machine; a row already holding a newer birth is kept (equal times: the later write wins)."""
@@ -434,10 +438,10 @@ class SqliteStorage:
     def read_events(self, since_ms: int | None = None) -> list[FaultEvent]:
         where, params = _range("ts", since_ms, None)
         rows = self._query(
-            f"SELECT machine, ts, kind, fault, sensor, params FROM events WHERE 1=1{where} ORDER BY ts",
+            f"SELECT machine, ts, kind, fault, sensor, params, affects FROM events WHERE 1=1{where} ORDER BY ts",
             params,
         )
-        return [FaultEvent.from_row((m, ts, k, f, s, json.loads(p))) for m, ts, k, f, s, p in rows]
+        return [FaultEvent.from_row((m, ts, k, f, s, json.loads(p), json.loads(a))) for m, ts, k, f, s, p, a in rows]
 
     def read_alarms(self, active_only: bool = False, since_ms: int | None = None) -> list[Alarm]:
         where, params = _range("ts", since_ms, None)

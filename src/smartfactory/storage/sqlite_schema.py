@@ -75,6 +75,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deadletters ADD COLUMN key BLOB;
     CREATE UNIQUE INDEX deadletters_key ON deadletters (key);
     """,
+    # 6: the live monitor's detector and thresholds per limits version, and the signals a fault event affects.
+    """
+    ALTER TABLE limits ADD COLUMN detector TEXT NOT NULL DEFAULT 'imr';
+    ALTER TABLE limits ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE events ADD COLUMN affects TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,250 @@
+"""Messages that must not stop ingestion or silence SPC (issue 13), each against a real mosquitto and real SQLite.
+
+- poison numbers: 50 × 1e308 and alternating ±1e308 in one telemetry batch (`smartfactory ingest` as a process)
+- a series id of 150 characters: its alarm is published and can be acknowledged
+- one reading stamped 23 h ahead: later readings are still charted, a 450 σ outlier raises an alarm
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from smartfactory.edge.broker import RunningBroker
+from smartfactory.edge.mqtt import MqttClient
+from smartfactory.ingest.monitor import MonitorStage
+from smartfactory.ingest.service import IngestService
+from smartfactory.ingest.spool import Spool
+from smartfactory.model import Alarm, Reading
+from smartfactory.services import build_monitor, spool_directory, start_ingest
+from smartfactory.settings import BrokerAddress
+from smartfactory.spc.errors import SpcError
+from smartfactory.storage.sqlite import SqliteStorage
+from smartfactory.wire import AlarmPayload, format_ts
+from tests.ingest.conftest import (
+    IngestProcess,
+    Listener,
+    Publisher,
+    count_readings,
+    ingest_settings,
+    needs_mosquitto,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.integration, needs_mosquitto]
+#: In-control readings before the outlier: enough for the live monitor's phase I (500 clean readings).
+PHASE1 = 600
+
+
+def batch_payload(start_ms: int, values: list[float], sensor: str = "x") -> bytes:
+    return json.dumps({"batch": [{"ts": start_ms + i, "values": {sensor: v}} for i, v in enumerate(values)]}).encode()
+
+
+def honest(enterprise: str, count: int, start_ms: int) -> list[tuple[str, bytes]]:
+    rng = np.random.default_rng(3)
+    return [
+        (f"{enterprise}/p/a/l/honest/telemetry/t", json.dumps({"value": float(v), "ts": start_ms + i}).encode())
+        for i, v in enumerate(rng.normal(20.0, 0.1, count))
+    ]
+
+
+@pytest.mark.slow
+def test_overflowing_values_neither_stop_ingestion_nor_lose_honest_readings(
+    broker: RunningBroker, tmp_path: Path, enterprise: str, publisher_factory: Callable[[BrokerAddress], Publisher]
+) -> None:
+    """Before: `Limits` raised inside the writer thread and `smartfactory ingest` exited 1, in a loop (the batch
+    was never acknowledged, so every restart got it again): 0 of 100 honest readings stored."""
+    settings = ingest_settings(broker, tmp_path)
+    health = Listener(broker.address, f"_sf/health/{settings.ingest.client_id}")
+    process = IngestProcess(settings, tmp_path / "ingest.log")
+    assert wait_until(lambda: any(b.get("state") == "ok" for b in health.bodies()) or not process.alive())
+    now = int(time.time() * 1000) - 10_000
+    machine = f"{enterprise}/p/a/l/poison/telemetry"
+    alternating = [1e308 if i % 2 else -1e308 for i in range(50)]
+    # ±1.79e308: the moving range itself (3.6e308 / 1.128) is beyond the largest double, overflow-safe or not
+    extreme = [1.79e308 if i % 2 else -1.79e308 for i in range(60)]
+    poison = [
+        (machine, batch_payload(now, [1e308] * 50, "big")),
+        (machine, batch_payload(now, alternating, "alternating")),
+        (machine, batch_payload(now, extreme, "extreme")),
+    ]
+    publisher = publisher_factory(broker.address)
+    publisher.send(poison + honest(enterprise, 100, now))
+
+    store = SqliteStorage(settings.store)
+    try:
+        total = 50 + 50 + 60 + 100
+        assert wait_until(lambda: count_readings(settings.store) == total), process.output()
+        assert len(store.read_series(f"{enterprise}/p/a/l/honest/telemetry/t")) == 100
+        assert len(store.read_series(f"{machine}/extreme")) == 60  # stored, though no chart can hold them
+
+        assert wait_until(lambda: any(b.get("stored") == total and b["state"] == "ok" for b in health.bodies()))
+        assert process.alive(), process.output()
+        # the writer goes on: more honest readings still arrive and are stored
+        publisher.send(honest(enterprise, 200, now + 1000)[100:])
+        assert wait_until(lambda: count_readings(settings.store) == total + 100), process.output()
+        assert process.terminate() == 0, process.output()
+    finally:
+        store.close()
+        health.close()
+        if process.alive():
+            process.kill()
+
+
+def test_a_150_character_series_raises_an_alarm_that_can_be_acknowledged(
+    broker: RunningBroker, tmp_path: Path, publisher_factory: Callable[[BrokerAddress], Publisher]
+) -> None:
+    """Before: the alarm id was `{series}@{ts}`, over `AlarmPayload.alarm_id`'s 100 characters: the writer died at
+    the first alarm of such a series, after its batch was acknowledged, and no acknowledgement could name it."""
+    enterprise = "e" * 60
+    sensor = "s" * 71
+    series = f"{enterprise}/p/a/l/m/telemetry/{sensor}"
+    assert len(series) == 150
+    settings = ingest_settings(broker, tmp_path)
+    running = start_ingest(settings)
+    alarms = Listener(broker.address, f"{enterprise}/p/a/l/m/alarm/{sensor}")
+    now = int(time.time() * 1000) - 10_000
+    values = [*np.random.default_rng(1).normal(5.0, 0.1, PHASE1), 500.0]
+    readings = [(series, json.dumps({"value": float(v), "ts": now + i}).encode()) for i, v in enumerate(values)]
+    publisher = publisher_factory(broker.address)
+    publisher.send(readings)
+    store = SqliteStorage(settings.store)
+    try:
+        assert wait_until(lambda: len(store.read_alarms()) == 1)
+        (alarm,) = store.read_alarms()
+        assert alarm.series == series
+        assert len(alarm.alarm_id) <= 100
+        assert wait_until(lambda: len(alarms.messages) >= 1)
+        published = AlarmPayload.from_bytes(alarms.messages[-1].payload)
+        assert (published.alarm_id, published.active) == (alarm.alarm_id, True)
+
+        ack = json.dumps({"alarm_id": alarm.alarm_id, "by": "tester", "ts": format_ts(int(time.time() * 1000))})
+        publisher.send([(f"{enterprise}/p/a/l/m/ack/{sensor}", ack.encode())])
+        assert wait_until(lambda: store.read_alarms()[0].acked_by == "tester")
+        # an acknowledgement on another series' topic does not touch it
+        other = json.dumps({"alarm_id": alarm.alarm_id, "by": "intruder", "ts": format_ts(int(time.time() * 1000))})
+        publisher.send([(f"{enterprise}/p/a/l/m/ack/other", other.encode())])
+        assert running.service.running
+    finally:
+        store.close()
+        alarms.close()
+    assert running.stop()
+    check = SqliteStorage(settings.store)
+    assert check.read_alarms()[0].acked_by == "tester"
+    check.close()
+
+
+def test_a_reading_stamped_23_hours_ahead_does_not_silence_spc(
+    broker: RunningBroker, tmp_path: Path, enterprise: str, publisher_factory: Callable[[BrokerAddress], Publisher]
+) -> None:
+    """Before: the future reading was charted, every real reading after it was "older than charted" and skipped,
+    and a 450 σ outlier raised nothing for up to 24 h."""
+    settings = ingest_settings(broker, tmp_path)
+    running = start_ingest(settings)
+    series = f"{enterprise}/p/a/l/m/telemetry/t"
+    now = int(time.time() * 1000) - 10_000
+    future = (series, json.dumps({"value": 1.0, "ts": now + 23 * 3600_000}).encode())
+    values = [*np.random.default_rng(2).normal(10.0, 0.1, PHASE1), 10.0 + 450 * 0.1]
+    readings = [(series, json.dumps({"value": float(v), "ts": now + i}).encode()) for i, v in enumerate(values)]
+    publisher_factory(broker.address).send([future, *readings])
+    store = SqliteStorage(settings.store)
+    try:
+        assert wait_until(lambda: len(store.read_alarms()) == 1)
+        (alarm,) = store.read_alarms()
+        assert alarm.ts_ms == now + PHASE1  # the outlier
+        assert len(store.read_series(series)) == PHASE1 + 2  # the future reading is stored (within max_future_s)
+        health = running.service.health()
+        assert health["contained"]["future_not_charted"] == 1
+        assert health["alarms"] >= 1
+    finally:
+        store.close()
+        running.stop()
+
+
+class FailingMonitor:
+    """The real monitor, except that it raises on the series of one machine (any monitor bug, any number no chart
+    can hold): what the service must contain."""
+
+    def __init__(self, inner: MonitorStage, poisoned: str) -> None:
+        self.inner = inner
+        self.poisoned = poisoned
+        self.raised = 0
+
+    def observe(self, readings: list[Reading]) -> list[Alarm]:
+        if any(self.poisoned in r.series for r in readings):
+            self.raised += 1
+            raise SpcError("limits need a finite centre and sigma ≥ 0, got inf, 0.0")
+        return self.inner.observe(readings)
+
+    def __getattr__(self, name: str) -> Any:  # births, states, tick, limits: the real monitor's
+        return getattr(self.inner, name)
+
+
+def test_a_monitor_that_raises_is_contained_to_its_series(
+    broker: RunningBroker, tmp_path: Path, enterprise: str, publisher_factory: Callable[[BrokerAddress], Publisher]
+) -> None:
+    """Before: the exception reached the writer thread's top and ingestion stopped ("failed"), with the batch
+    unacknowledged: redelivered at every restart, a crash loop. Now the series loses SPC, nothing else."""
+    settings = ingest_settings(broker, tmp_path)
+    store = SqliteStorage(settings.store)
+    monitor = FailingMonitor(build_monitor(settings, store), "/poison/")  # type: ignore[arg-type]
+    client = MqttClient(broker.address, client_id=settings.ingest.client_id, persistent=True, protocol="5",
+                        manual_ack=True)  # fmt: skip
+    service = IngestService(client, store, settings.ingest, monitor=monitor, spool=Spool(spool_directory(settings)))  # type: ignore[arg-type]
+    client.set_message_handler(service.on_message)
+    client.connect()
+    service.start()
+    try:
+        now = int(time.time() * 1000) - 10_000
+        poison = (f"{enterprise}/p/a/l/poison/telemetry", batch_payload(now, [1.0] * 50))
+        good = honest(enterprise, 100, now)
+        publisher_factory(broker.address).send([poison, *good[:50], poison, *good[50:]])
+        assert wait_until(lambda: service.counters.stored == 150)
+        assert service.running
+        health = service.health()
+        assert health["state"] == "ok"
+        assert health["contained"]["spc_error"] == 1  # switched off at the first failure: not called again
+        assert health["spc_disabled"] == 1
+        assert monitor.raised == 1
+    finally:
+        service.stop()
+        store.close()
+
+
+def test_a_run_ahead_of_the_clock_is_charted_after_30_s_but_a_stray_reading_never(tmp_path: Path) -> None:
+    """A simulator faster than real time (or a publisher whose clock was stepped forward) runs ahead
+    continuously: charted once the run has lasted 30 s of receive time. A stray future reading never is."""
+    store = SqliteStorage(f"sqlite:///{tmp_path / 's.db'}")
+    settings = ingest_settings_for_unit(tmp_path)
+    service = IngestService(MqttClient(BrokerAddress("127.0.0.1", 9)), store, settings.ingest, monitor=None)
+    t0 = 1_800_000_000_000
+    series = "e/p/a/l/m/telemetry/t"
+    charted: list[Reading] = []
+    service._chartable([Reading(series, t0 + 23 * 3_600_000, 1.0)], t0, charted)  # stray: 23 h ahead
+    assert charted == []
+    ahead = [Reading(series, t0 + 10_000 + i * 1000, 1.0) for i in range(40)]  # 10 s ahead, second by second
+    taken = []
+    for i, reading in enumerate(ahead):
+        out: list[Reading] = []
+        service._chartable([reading], t0 + i * 1000, out)
+        taken.append(bool(out))
+    assert taken == [False] * 30 + [True] * 10  # charted once the run has gone on for 30 s
+    out = []
+    service._chartable([Reading(series, t0 + 40_000 + 23 * 3_600_000, 1.0)], t0 + 40_000, out)
+    assert out == []  # a jump of 23 h breaks the run: not charted
+    service._chartable([Reading(series, t0 + 41_000, 1.0)], t0 + 40_000, out)
+    assert len(out) == 1  # an honest reading within the window is charted as ever
+    assert service.counters.contained["future_not_charted"] == 32
+    store.close()
+
+
+def ingest_settings_for_unit(tmp_path: Path) -> Any:
+    from smartfactory.settings import load_settings
+
+    return load_settings(store=f"sqlite:///{tmp_path / 's.db'}", data_dir=tmp_path)
