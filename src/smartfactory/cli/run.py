@@ -29,6 +29,11 @@ from smartfactory.sim.scenario import load_scenario, resolve_scenario_file, scen
 from smartfactory.sim.truth import write_truth
 
 
+def _masked(url: str) -> str:
+    """The broker URL with its password masked: banners end up in logs (`docker compose logs`)."""
+    return parse_mqtt_url(url).url(masked=True)
+
+
 def wait_for_stop(duration: float | None) -> None:
     """Block until Ctrl-C / SIGTERM, or until `duration` seconds have passed."""
     with stop_on_signals() as stop:
@@ -124,7 +129,8 @@ def simulate(
         record_truth=truth is not None,
     )
     machines = ", ".join(str(m.path) for m in running.simulation.machines)
-    echo(f"simulating {len(running.simulation.machines)} machines ({machines}) → {settings.mqtt_url}; Ctrl-C stops")
+    url = _masked(settings.mqtt_url)
+    echo(f"simulating {len(running.simulation.machines)} machines ({machines}) → {url}; Ctrl-C stops")
     for line in scenario_lines(running.scenario):
         echo(line)
     try:
@@ -174,7 +180,8 @@ def ingest(mqtt_url: str | None, store: str | None, group: str | None, client_id
     flushed = False
     with stop_on_signals() as stop:
         running = start_ingest(settings)
-        echo(f"ingesting {settings.mqtt_url} ({running.service.subscription()}) → {settings.store}; Ctrl-C stops")
+        url = _masked(settings.mqtt_url)
+        echo(f"ingesting {url} ({running.service.subscription()}) → {settings.store}; Ctrl-C stops")
         try:
             while not stop.wait(0.5):
                 if not running.service.running:  # the writer died: exit non-zero so a supervisor restarts us
@@ -211,7 +218,7 @@ def dashboard(
     echo(f"dashboard on http://{settings.dashboard.host}:{settings.dashboard.port} reading {settings.store}")
     if settings.dashboard.host not in ("127.0.0.1", "localhost", "::1"):
         echo("exposed beyond this computer: anyone who reaches this port can view the plant and acknowledge alarms")
-    extra = ["--client.toolbarMode", "viewer"]  # no developer menu ("Deploy") for a lecture hall
+    extra = ["--client.toolbarMode", "minimal"]  # no developer menu ("Deploy") for a lecture hall
     if theme != "auto":
         extra += ["--theme.base", theme]
     if large_font:
@@ -291,7 +298,7 @@ def demo(
         broker_ = ensure_broker(parse_mqtt_url(settings.mqtt_url), settings.data_dir)
         echo(f"[broker]     {broker_.describe()}")
         ingest_ = start_ingest(settings)
-        echo(f"[ingest]     {settings.mqtt_url} → {settings.store} (SPC monitor on every series)")
+        echo(f"[ingest]     {_masked(settings.mqtt_url)} → {settings.store} (SPC monitor on every series)")
         sim_ = start_simulator(
             settings,
             scenario=scenario,

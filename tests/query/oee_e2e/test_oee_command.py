@@ -22,7 +22,7 @@ import pytest
 
 from smartfactory.model import PartResult, StateChange
 from smartfactory.wire import ms_from_datetime
-from tests.kpi_e2e.conftest import RunOee, invoke, write_store
+from tests.query.oee_e2e.conftest import RunOee, invoke, write_store
 
 PLANT = """
 [plant]

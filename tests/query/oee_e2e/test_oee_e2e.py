@@ -19,7 +19,7 @@ from smartfactory.sim.truth import write_truth
 from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import format_ts
 from tests.conftest import wait_until
-from tests.kpi_e2e.conftest import RunOee
+from tests.query.oee_e2e.conftest import RunOee
 
 T0 = 1_740_978_000_000  # Monday 2025-03-03 05:00 UTC: the end of the night shift, then the early shift
 SHIFT_S = 8 * 3600

@@ -18,7 +18,7 @@ from smartfactory.sim.loader import discover
 from smartfactory.sim.truth import simulate_truth
 from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import format_ts
-from tests.kpi_e2e.conftest import RunOee
+from tests.query.oee_e2e.conftest import RunOee
 
 HOUR = 3_600_000
 T0 = 1_740_978_000_000  # Monday 2025-03-03 05:00 UTC: one hour of night shift, then the early shift
