@@ -9,8 +9,9 @@ class InjectionMoulder(Machine):
     sample_interval_s = 2.0
     ideal_cycle_s = 24.0
     sensors = {
-        # the barrel heaters hold the melt temperature even while the machine stands
-        "melt_temp": Sensor("°C", nominal=232.0, sd=0.8, decimals=1),
+        # the barrel heaters hold the melt temperature even while the machine stands; their controller is slow, so
+        # one reading is much like the last (AR(1) noise, φ = 0.7): plain Shewhart limits on it raise false alarms
+        "melt_temp": Sensor("°C", nominal=232.0, sd=0.8, phi=0.7, decimals=1),
         # the mould cools towards the 28 °C chilled water when no hot plastic arrives
         "mould_temp": Sensor("°C", nominal=45.0, sd=0.3, decimals=1, idle=28.0, tau_s=1200),
     }

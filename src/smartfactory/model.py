@@ -106,7 +106,8 @@ class PartResult:
 
 @dataclass(frozen=True, slots=True)
 class FaultEvent:
-    """Ground truth from the simulator: a fault started or was repaired at `ts_ms`."""
+    """Ground truth from the simulator: a fault started or was repaired at `ts_ms`; `affects` names the signals the
+    fault changes (`wire.EventPayload.affects`; empty when the event does not say)."""
 
     machine: str
     ts_ms: int
@@ -114,14 +115,23 @@ class FaultEvent:
     fault: str
     sensor: str | None = None
     params: dict[str, float | str] = field(default_factory=dict)
+    affects: tuple[str, ...] = ()
 
-    def to_row(self) -> tuple[str, int, str, str, str | None, dict[str, float | str]]:
-        return (self.machine, self.ts_ms, self.kind, self.fault, self.sensor, self.params)
+    def to_row(self) -> tuple[str, int, str, str, str | None, dict[str, float | str], list[str]]:
+        return (self.machine, self.ts_ms, self.kind, self.fault, self.sensor, self.params, list(self.affects))
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> FaultEvent:
-        machine, ts_ms, kind, fault, sensor, params = row
-        return cls(machine=machine, ts_ms=ts_ms, kind=kind, fault=fault, sensor=sensor, params=params)
+        machine, ts_ms, kind, fault, sensor, params, *rest = row  # rows of the first version have no affects
+        return cls(
+            machine=machine,
+            ts_ms=ts_ms,
+            kind=kind,
+            fault=fault,
+            sensor=sensor,
+            params=params,
+            affects=tuple(rest[0]) if rest and rest[0] else (),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +200,13 @@ class AlarmAck:
 
 @dataclass(frozen=True, slots=True)
 class LimitsVersion:
-    """Control limits the live monitor used for a series from `ts_ms` on; `version` counts up per series."""
+    """Control limits the live monitor used for a series from `ts_ms` on; `version` counts up per series.
+
+    `detector` names what charts the series: `imr` (an individuals chart with run rules, limits centre ± nsigmas·σ),
+    `individuals` (shock, mean and variance CUSUMs; `nsigmas` is the shock limit), `subgroups` (X̄-S),
+    `poisson` (a c chart: `center` is the mean count, `ucl` the count limit). `params` holds its thresholds and
+    model (`h`, `k`, `shock`, `phi`, `sigma_e`, …; docs/spc.md, "The live monitor").
+    """
 
     series: str
     version: int
@@ -200,6 +216,8 @@ class LimitsVersion:
     nsigmas: float
     n: int  # phase I readings they were learned from (0 when configured)
     source: str  # "learned" | "configured"
+    detector: str = "imr"
+    params: dict[str, float] = field(default_factory=dict)
 
     @property
     def lcl(self) -> float:
@@ -209,12 +227,15 @@ class LimitsVersion:
     def ucl(self) -> float:
         return self.center + self.nsigmas * self.sigma
 
-    def to_row(self) -> tuple[str, int, int, float, float, float, int, str]:
-        return (self.series, self.version, self.ts_ms, self.center, self.sigma, self.nsigmas, self.n, self.source)
+    def to_row(self) -> tuple[str, int, int, float, float, float, int, str, str, dict[str, float]]:
+        return (
+            self.series, self.version, self.ts_ms, self.center, self.sigma, self.nsigmas, self.n, self.source,
+            self.detector, self.params,
+        )  # fmt: skip
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> LimitsVersion:
-        series, version, ts_ms, center, sigma, nsigmas, n, source = row
+        series, version, ts_ms, center, sigma, nsigmas, n, source, *rest = row  # first-version rows end here
         return cls(
             series=series,
             version=version,
@@ -224,6 +245,8 @@ class LimitsVersion:
             nsigmas=nsigmas,
             n=n,
             source=source,
+            detector=rest[0] if rest and rest[0] else "imr",
+            params=dict(rest[1]) if len(rest) > 1 and rest[1] else {},
         )
 
 

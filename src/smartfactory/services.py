@@ -25,17 +25,17 @@ from smartfactory.sim.progress import ProgressBar
 from smartfactory.sim.publisher import PlantPublisher
 from smartfactory.sim.runner import RunStats, plan_start, run
 from smartfactory.sim.scenario import Scenario, load_scenario, resolve_scenario_file
-from smartfactory.storage import Storage, open_store
+from smartfactory.storage import Storage
+from smartfactory.stores import open_configured_store  # store opening lives in stores.py (no sim imports)
 from smartfactory.wire import HEALTH_PREFIX, HealthPayload
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DASHBOARD_APP = PROJECT_ROOT / "dashboard" / "app.py"
-
-
-def open_configured_store(settings: Settings) -> Storage:
-    token = settings.influx_token.get_secret_value() if settings.influx_token else None
-    return open_store(settings.store, token=token, retention_days=settings.retention_days)
+#: Bytes of an MQTT packet beyond its payload that ingestion accepts (header, topic, properties), and the margin
+#: within which an oversize payload is still received so that it is dead-lettered (`too_large`) rather than
+#: dropped unseen by the broker (MQTT 5 Maximum Packet Size: the broker never sends anything bigger).
+PACKET_OVERHEAD = 64 * 1024
 
 
 @dataclass
@@ -59,21 +59,40 @@ def spool_directory(settings: Settings) -> Path:
 
 
 def build_monitor(settings: Settings, store: Storage) -> MonitorStage | None:
-    """The live SPC monitor: configured limits first, else the newest stored version, else learned.
+    """The live monitor (docs/spc.md, "The live monitor"), designed to `spc.budget_per_hour` over the plant the store
+    knows (its machines' births). Limits: the limits file (`spc.limits_file`, else the plant's shipped one under
+    `SIM__DIR/limits/`), else the newest stored version, else learned.
 
-    Rules "none" means no SPC at all (for a bulk backfill), not a monitor that checks nothing.
+    Rules "none" means no monitor at all (for a bulk backfill), not a monitor that checks nothing.
     """
     spc = settings.spc
     if spc.rules == "none":
         return None
-    configured = load_limits_file(spc.limits_file) if spc.limits_file is not None else {}
+    limits_file = spc.limits_file
+    if limits_file is None and spc.shipped_limits:
+        shipped = settings.sim.dir / "limits" / f"{Path(settings.sim.plant).stem}.toml"
+        limits_file = shipped if shipped.is_file() else None
+    configured = load_limits_file(limits_file) if limits_file is not None else {}
+    try:
+        stored = {v.series: v for v in store.read_limits()}
+        infos = store.read_machine_info()
+    except Exception as exc:  # an unreachable store: start from nothing, births and phase I fill it in
+        log.warning("could not read stored limits and machine facts (%s); the monitor starts without them", exc)
+        stored, infos = {}, {}
     return MonitorStage(
+        detector=spc.detector,
+        budget_per_hour=spc.budget_per_hour,
         phase1_points=spc.phase1_points,
+        phase1_max_s=spc.phase1_max_s,
+        warmup_s=spc.warmup_s,
+        subgroup_size=spc.subgroup_size,
         rules=spc.rules,
         clear_after_s=spc.clear_after_s,
+        clear_after_points=spc.clear_after_points,
         watch=watch_patterns(spc.watch),
         configured=configured,
-        stored={v.series: v for v in store.read_limits()},
+        stored=stored,
+        infos=infos,
     )
 
 
@@ -105,6 +124,8 @@ def start_ingest(settings: Settings) -> RunningIngest:
             keepalive=settings.mqtt.keepalive,
             will=will,
             fast_read=settings.mqtt.fast_reader,
+            # a payload just over the limit still arrives (and is dead-lettered); much bigger ones are never sent
+            max_packet_size=ingest.max_payload_bytes + PACKET_OVERHEAD,
         )
         service = IngestService(client, store, ingest, monitor=monitor, qos=settings.mqtt.qos, spool=spool)
         client.set_message_handler(service.on_message)  # before connect: queued messages arrive at once

@@ -82,16 +82,58 @@ class SimSettings(_Section):
 
 
 class SpcSettings(_Section):
-    phase1_points: int = Field(50, ge=10, description="Readings per series used to learn control limits (phase I).")
-    rules: str = Field("we", description="Rule set the live monitor applies: we, nelson, all, none or ids.")
+    detector: Literal["budget", "we"] = Field(
+        "budget",
+        description="Live SPC design: budget (detectors designed to budget_per_hour; docs/spc.md) or we (the old "
+        "individuals chart with Western Electric rules, for the lecture's before-and-after).",
+    )
+    budget_per_hour: float = Field(
+        0.5,
+        gt=0,
+        description="False alarms per plant-hour the live monitor is designed for, in control (budget); "
+        "measured trade-off in docs/spc.md.",
+    )
+    phase1_points: int = Field(
+        500,
+        ge=10,
+        description="Readings (parts) per series used to learn its limits (phase I); the design allows for it.",
+    )
+    phase1_max_s: float = Field(
+        1800.0,
+        gt=0,
+        description="Longest a phase I may take (seconds of running): a slower series learns from fewer points "
+        "(at least 30) with a design for that, unless a limits file gives its limits.",
+    )
+    warmup_s: float = Field(
+        60.0,
+        ge=0,
+        description="Seconds after a machine restarts before signals without a declared time constant are charted "
+        "(signals with one wait until they settle).",
+    )
+    subgroup_size: int = Field(
+        1, ge=1, le=25, description="Fast parts (every < 5 s) in rational subgroups of this size (X̄-S); 1: individuals."
+    )
+    rules: str = Field(
+        "we", description="Run rules of the we design: we, nelson, all or ids; none switches the live monitor off."
+    )
     watch: str = Field(
         "*", description="Series the live monitor watches: comma-separated glob patterns, e.g. */diameter,*/fill_*."
     )
     clear_after_s: float = Field(
-        10.0, gt=0, description="Seconds without a violation after which an active alarm clears."
+        10.0, gt=0, description="An SPC alarm clears after this many seconds without a detection (at least)."
+    )
+    clear_after_points: int = Field(
+        50,
+        ge=1,
+        description="An SPC alarm also waits this many of its series' points (readings, parts) without a detection "
+        "to clear.",
     )
     limits_file: Path | None = Field(
         None, description="TOML file of configured limits per series (they win over learned ones)."
+    )
+    shipped_limits: bool = Field(
+        True,
+        description="Without limits_file: use the plant's shipped limits file, SIM__DIR/limits/PLANT.toml, if any.",
     )
 
 

@@ -55,7 +55,8 @@ from pydantic import (
     model_validator,
 )
 
-from smartfactory.errors import WireError
+from smartfactory.durations import parse_duration
+from smartfactory.errors import ConfigError, WireError
 
 SCHEMA_VERSION = 1
 SYSTEM_ROOT = "_sf"
@@ -243,6 +244,25 @@ def alarm_id_for(series: str, ts_ms: int) -> str:
     return f"{digest}@{ts_ms}"
 
 
+#: The sensor level of a machine's state alarm (`…/alarm/_state`, series `…/telemetry/_state`): stops and breakdowns
+#: are alarms of the machine, signalled by the live monitor from the state record itself.
+STATE_ALARM_SENSOR = "_state"
+#: Alarm `rules` ids of the data-quality class (the sensor, not the process, is at fault) and of the state class.
+DATA_QUALITY_RULES = frozenset({"stuck", "silent", "dropout"})
+STATE_RULES = frozenset({"state"})
+AlarmClass = Literal["spc", "data_quality", "state"]
+
+
+def alarm_class(rules: Sequence[str]) -> AlarmClass:
+    """The class of an alarm from its rule ids: `state` (a machine stop), `data_quality` (stuck, silent, dropout)
+    or `spc` (every control-chart detector and run rule)."""
+    if any(rule in STATE_RULES for rule in rules):
+        return "state"
+    if any(rule in DATA_QUALITY_RULES for rule in rules):
+        return "data_quality"
+    return "spc"
+
+
 def series_path(series: str) -> tuple[MachinePath, str]:
     """Split a series id into its machine path and sensor name (`parse_series`, as a tuple)."""
     sid = parse_series(series)
@@ -418,6 +438,11 @@ class SignalInfo(_Part):
     usl: FiniteFloat | None = None
     target: FiniteFloat | None = None
     decimals: Annotated[int, Field(strict=True, ge=0, le=15)] | None = None
+    #: Seconds between two readings when the signal is sampled less often than the machine (`reject_count` every 60 s).
+    interval_s: PositiveFloat | None = None
+    #: First-order time constant (s) in which the signal returns to its working level after a stop (a cooling spindle):
+    #: the SPC monitor waits for it to settle before it charts again.
+    tau_s: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> SignalInfo:
@@ -426,8 +451,96 @@ class SignalInfo(_Part):
         return self
 
 
+#: What a fault parameter takes: a number, a duration (`5m`, `90`: seconds) or a word (a code or a state).
+ParamKind = Literal["number", "duration", "text"]
+
+
+class ParamInfo(_Part):
+    """One parameter of a fault: its kind, and for numbers (and durations, in seconds) the allowed range
+    `min` ≤ value ≤ `max` (either may be absent); `choices` lists the words a text parameter accepts."""
+
+    kind: ParamKind = "number"
+    min: FiniteFloat | None = None
+    max: FiniteFloat | None = None
+    choices: Annotated[list[Label], Field(max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> ParamInfo:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not exceed max ({self.max})")
+        return self
+
+    def problem(self, what: str, value: float | str) -> str | None:
+        """Why `value` does not fit this parameter (`what` names it in the message), or None when it fits."""
+        if self.kind == "text":
+            if self.choices is not None and str(value) not in self.choices:
+                return f"{what}: choose one of {', '.join(self.choices)}"
+            return None
+        if self.kind == "duration":
+            try:
+                number = parse_duration(value)
+            except ConfigError as exc:
+                return f"{what}: {exc}"
+        elif isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return f"{what}: not a number"
+        else:
+            number = float(value)
+        if not math.isfinite(number):
+            return f"{what}: not a finite number"
+        low, high = self.min, self.max
+        if (low is not None and number < low) or (high is not None and number > high):
+            unit = " s" if self.kind == "duration" else ""
+            if low is not None and high is not None:
+                allowed = f"{low:g} … {high:g}{unit}"
+            else:
+                allowed = f"≥ {low:g}{unit}" if low is not None else f"≤ {high:g}{unit}"
+            return f"{what}: out of range, allowed {allowed}"
+        return None
+
+
+class FaultInfo(_Part):
+    """A fault the machine accepts (`smartfactory inject MACHINE FAULT`): what it does, where it acts and the
+    parameters it takes. `scope` "signal": it acts on a signal (`signals` lists which, absent: any of the
+    machine's); "machine": on the machine as a whole (no sensor)."""
+
+    summary: Annotated[str, Field(max_length=500)] | None = None
+    scope: Literal["signal", "machine"] = "signal"
+    signals: Annotated[list[Label], Field(max_length=1000)] | None = None
+    params: Annotated[dict[Label, ParamInfo], Field(max_length=100)] = Field(default_factory=dict)
+
+    def problems(
+        self, fault: str, sensor: str | None, params: Mapping[str, float | str], machine_signals: Sequence[str] = ()
+    ) -> list[str]:
+        """What is wrong with injecting this fault with `sensor` and `params` (empty: nothing). The one check of
+        a fault command, used by `smartfactory inject` before sending and by the simulator before applying.
+        `machine_signals` are the machine's signals (those a fault without `signals` may act on)."""
+        found: list[str] = []
+        if sensor is not None:
+            allowed = list(self.signals if self.signals is not None else machine_signals)
+            if self.scope == "machine":
+                found.append(f"{fault} acts on the whole machine, not on a sensor: drop the sensor {sensor!r}")
+            elif allowed and sensor not in allowed:
+                found.append(f"{fault} acts on {', '.join(allowed)}, not on {sensor!r}")
+        unknown = [key for key in params if key not in self.params]
+        if unknown:
+            takes = ", ".join(self.params) or "no parameters"
+            about = f" ({self.summary})" if self.summary else ""
+            found.append(f"{fault} takes {takes}, not {', '.join(unknown)}{about}")
+        for key, value in params.items():
+            param = self.params.get(key)
+            if param is not None:
+                problem = param.problem(f"{fault} {key}={value}", value)
+                if problem:
+                    found.append(problem)
+        return found
+
+
 class MachineInfo(_Part):
-    """Machine-type facts carried in the birth: ideal cycle time, sampling interval, the signals it speaks.
+    """Machine-type facts carried in the birth: ideal cycle time, sampling interval, the signals it speaks and
+    the faults it accepts (name → `FaultInfo`, so that `smartfactory inject` checks a command before sending it).
 
     Stored by ingestion (`Storage.write_machine_info`) so that readers need only the store.
     """
@@ -436,6 +549,8 @@ class MachineInfo(_Part):
     ideal_cycle_s: PositiveFloat | None = None
     sample_interval_s: PositiveFloat | None = None
     signals: Annotated[dict[Label, SignalInfo], Field(max_length=1000)] = Field(default_factory=dict)
+    #: absent (None) from a machine that announces none, e.g. a real machine or an older simulator
+    faults: Annotated[dict[Label, FaultInfo], Field(max_length=200)] | None = None
 
 
 class StatusPayload(_Payload):
@@ -467,6 +582,9 @@ class EventPayload(_Payload):
     sensor: Label | None = None
     params: dict[Label, float | str] = Field(default_factory=dict)
     ts: Timestamp
+    #: The signals (sensor or characteristic names) the fault changes: what a detection may be credited to.
+    #: Absent for machine-level events (a breakdown changes the state, not a signal) and for repairs.
+    affects: Annotated[list[Label], Field(max_length=1000)] | None = None
 
 
 class CommandPayload(_Payload):

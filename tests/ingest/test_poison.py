@@ -217,9 +217,12 @@ def test_a_monitor_that_raises_is_contained_to_its_series(
         store.close()
 
 
-def test_a_run_ahead_of_the_clock_is_charted_after_30_s_but_a_stray_reading_never(tmp_path: Path) -> None:
+def test_a_run_ahead_of_the_clock_is_charted_from_its_second_reading_but_a_stray_reading_never(
+    tmp_path: Path,
+) -> None:
     """A simulator faster than real time (or a publisher whose clock was stepped forward) runs ahead
-    continuously: charted once the run has lasted 30 s of receive time. A stray future reading never is."""
+    continuously: its first reading beyond the window is held back, every one continuing it is charted.
+    A stray future reading is never charted, and the honest readings after it are."""
     store = SqliteStorage(f"sqlite:///{tmp_path / 's.db'}")
     settings = ingest_settings_for_unit(tmp_path)
     service = IngestService(MqttClient(BrokerAddress("127.0.0.1", 9)), store, settings.ingest, monitor=None)
@@ -228,19 +231,23 @@ def test_a_run_ahead_of_the_clock_is_charted_after_30_s_but_a_stray_reading_neve
     charted: list[Reading] = []
     service._chartable([Reading(series, t0 + 23 * 3_600_000, 1.0)], t0, charted)  # stray: 23 h ahead
     assert charted == []
-    ahead = [Reading(series, t0 + 10_000 + i * 1000, 1.0) for i in range(40)]  # 10 s ahead, second by second
+    service._chartable([Reading(series, t0 + 1000, 1.0)], t0 + 1000, charted)  # honest: charted, ends the run
+    assert len(charted) == 1
+    # a simulator at 5x: reading time runs 5 s per second of receive time, soon beyond the 5 s window
+    fast = [(t0 + 2000 + i * 5000, t0 + 2000 + i * 1000) for i in range(40)]
     taken = []
-    for i, reading in enumerate(ahead):
+    for ts, received in fast:
         out: list[Reading] = []
-        service._chartable([reading], t0 + i * 1000, out)
+        service._chartable([Reading(series, ts, 1.0)], received, out)
         taken.append(bool(out))
-    assert taken == [False] * 30 + [True] * 10  # charted once the run has gone on for 30 s
+    first_beyond = next(i for i, (ts, received) in enumerate(fast) if ts > received + 5000)
+    assert taken == [True] * first_beyond + [False] + [True] * (len(fast) - first_beyond - 1)
     out = []
-    service._chartable([Reading(series, t0 + 40_000 + 23 * 3_600_000, 1.0)], t0 + 40_000, out)
-    assert out == []  # a jump of 23 h breaks the run: not charted
-    service._chartable([Reading(series, t0 + 41_000, 1.0)], t0 + 40_000, out)
+    service._chartable([Reading(series, fast[-1][0] + 23 * 3_600_000, 1.0)], fast[-1][1], out)
+    assert out == []  # a jump of 23 h does not continue the run: not charted
+    service._chartable([Reading(series, fast[-1][1] + 1000, 1.0)], fast[-1][1] + 1000, out)
     assert len(out) == 1  # an honest reading within the window is charted as ever
-    assert service.counters.contained["future_not_charted"] == 32
+    assert service.counters.contained["future_not_charted"] == 3
     store.close()
 
 

@@ -28,7 +28,7 @@ def test_limits_are_stored_and_resumed_and_alarms_published(
         store=f"sqlite:///{tmp_path / 's.db'}",
         data_dir=tmp_path,
         ingest={"client_id": f"spc-{enterprise}", "flush_interval": 0.05},
-        spc={"phase1_points": 20, "rules": "WE1"},
+        spc={"phase1_points": 20, "rules": "WE1", "detector": "we", "shipped_limits": False},
     )
     series = MachinePath(enterprise, "p", "a", "l", "m").series("diameter")
     seen: list[Message] = []

@@ -2,8 +2,9 @@
 simulator to ingestion's SPC monitor, which no module of the package does, so it lives with the tests.)
 
 `rehearse` runs a scenario exactly as `smartfactory demo --scenario NAME` would (same seed, backfill, events),
-feeds every reading through the same SPC monitor the ingestion service runs (`ingest.monitor.MonitorStage`,
-phase I on the first 50 readings, Western Electric rules), and reports the alarms raised after the live start,
+feeds every birth, state change and reading through the same monitor the ingestion service runs
+(`ingest.monitor.MonitorStage` with the default settings and the plant's shipped limits file; `detector="we"` for
+the old Western Electric chart), and reports the alarms raised (and escalated) after the live start,
 the detection delay of each fault, the scrap, and the ground-truth OEE of the live part. The lecturer's guide
 quotes its numbers; the tests check that each lecture scenario keeps telling its story. From the repository's
 root, `python -m tests.sim.rehearse tool-wear` prints what a scenario of `simulators/scenarios/` shows.
@@ -15,15 +16,17 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smartfactory.ingest.monitor import MonitorStage
+from smartfactory.ingest.monitor import MonitorStage, load_limits_file
 from smartfactory.kpi import OeeReport
-from smartfactory.model import Reading
+from smartfactory.model import Reading, StateChange
 from smartfactory.plant import Plant, load_plant, resolve_plant_file
 from smartfactory.sim.engine import Simulation
 from smartfactory.sim.loader import Catalog, discover
-from smartfactory.sim.records import EventRec, PartRec, Sample
+from smartfactory.sim.records import EventRec, PartRec, Sample, StateRec
 from smartfactory.sim.scenario import Scenario, load_scenario, resolve_scenario_file
 
+#: The default plant's shipped limits file (what `smartfactory demo` uses).
+SHIPPED_LIMITS = Path(__file__).resolve().parents[2] / "simulators" / "limits" / "default.toml"
 #: Monday 5 January 2026, 08:00 UTC: a fixed start so that rehearsals are repeatable.
 REHEARSAL_START_MS = 1_767_600_000_000
 
@@ -69,10 +72,12 @@ def rehearse(
     *,
     seed: int | None = None,
     start_ms: int = REHEARSAL_START_MS,
-    phase1_points: int = 50,
+    phase1_points: int = 500,
+    detector: str = "budget",
     rules: str = "we",
     duration_s: float | None = None,
     only: set[str] | None = None,
+    limits_file: Path | None = SHIPPED_LIMITS,
 ) -> Rehearsal:
     """Run `scenario` on `plant` (backfill, then the live part) and watch it with the live SPC monitor.
 
@@ -92,25 +97,32 @@ def rehearse(
         record_truth=True,
     )
     sim.schedule(scenario, start_ms)
-    monitor = MonitorStage(phase1_points=phase1_points, rules=rules)
+    configured = load_limits_file(limits_file) if limits_file is not None and limits_file.is_file() else {}
+    monitor = MonitorStage(detector=detector, phase1_points=phase1_points, rules=rules, configured=configured)
+    for placed in sim.machines:
+        monitor.birth(str(placed.path), placed.info)
     result = Rehearsal(start_ms)
     length_s = duration_s or scenario.duration_s or max((e.at_s for e in scenario.events), default=0.0) + 300.0
     until = start_ms + round(length_s * 1000)
     prefixes = [m.telemetry_topic + "/" for m in sim.machines]
     paths = [str(m.path) for m in sim.machines]
     while sim.now_ms < until:
-        records = sim.advance(min(until, sim.now_ms + 600_000))
+        records = sim.advance(min(until, sim.now_ms + 10_000))
         readings: list[Reading] = []
+        states: list[StateChange] = []
         for record in records:
             at_s = (record.ts - start_ms) / 1000.0
             if isinstance(record, Sample):
                 prefix = prefixes[record.machine]
                 readings.extend(Reading(prefix + k, record.ts, v) for k, v in record.values.items())
+            elif isinstance(record, StateRec):
+                states.append(StateChange(paths[record.machine], record.ts, record.state, record.reason))
             elif isinstance(record, EventRec) and at_s >= 0:
                 result.events.append(SeenEvent(paths[record.machine], at_s, record.kind, record.fault, record.sensor))
             elif isinstance(record, PartRec) and not record.good and at_s >= 0:
                 result.scrap.setdefault(paths[record.machine], []).append(at_s)
-        for alarm in monitor.observe(readings):
+        alarms = monitor.states(states) + monitor.observe(readings) + monitor.tick(sim.now_ms)
+        for alarm in alarms:
             at_s = (alarm.ts_ms - start_ms) / 1000.0
             if alarm.active and at_s >= 0:
                 result.alarms.append(SeenAlarm(alarm.series, at_s, alarm.rules, alarm.value))

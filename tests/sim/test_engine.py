@@ -196,8 +196,28 @@ def test_bad_injections_are_ignored_without_stopping_anything(make_sim: MakeSim)
     sim.at(T0 + 1_000, Action(0, "inject", "wobble", "power", {}))
     sim.at(T0 + 1_000, Action(0, "inject", "stop", None, {"state": "dancing"}))
     records = sim.advance(T0 + 10_000)
-    assert not [r for r in records if isinstance(r, EventRec)]
+    events = [r for r in records if isinstance(r, EventRec)]
+    assert [(e.kind, e.fault, e.ts) for e in events] == [
+        ("rejected", "wobble", T0 + 1_000),
+        ("rejected", "stop", T0 + 1_000),
+    ]
+    assert "unknown fault 'wobble'" in str(events[0].params["reason"])  # the answer `smartfactory inject` prints
+    assert "choose one of down, idle, setup, planned" in str(events[1].params["reason"])
     assert len(of_machine(records, 0, Sample)) == 10
+
+
+def test_out_of_range_parameters_and_empty_clears_are_rejected_with_a_reason(make_sim: MakeSim) -> None:
+    sim = make_sim()
+    sim.at(T0 + 1_000, Action(0, "inject", "spikes", "power", {"prob": 1.5}))
+    sim.at(T0 + 1_000, Action(0, "inject", "shift", "power", {"siz": 5.0}))
+    sim.at(T0 + 2_000, Action(0, "clear"))
+    records = sim.advance(T0 + 10_000)
+    reasons = [(e.fault, str(e.params["reason"])) for e in records if isinstance(e, EventRec)]
+    assert [fault for fault, _ in reasons] == ["spikes", "shift", "clear"]
+    assert "prob=1.5: out of range, allowed 0 … 1" in reasons[0][1]
+    assert "shift takes size, sigmas, not siz" in reasons[1][1]
+    assert "nothing to clear" in reasons[2][1]
+    assert all(e.kind == "rejected" for e in records if isinstance(e, EventRec))
 
 
 def test_a_broken_student_machine_goes_offline_and_the_others_keep_running() -> None:

@@ -150,14 +150,19 @@ def _outputs(stack: contextlib.ExitStack, output: str) -> tuple[IO[str], IO[byte
 @mqtt_option
 @click.option("--wait", type=float, default=3.0, show_default=True, help="Seconds to listen for health messages.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--worker", default=None, help="Exit 1 unless this worker (client id) reports fresh ok/spooling.")
+@click.option("--own", is_flag=True, help="--worker is this configuration's ingest.client_id (a healthcheck).")
 @friendly_errors
-def status(mqtt_url: str | None, wait: float, as_json: bool) -> None:
+def status(mqtt_url: str | None, wait: float, as_json: bool, worker: str | None, own: bool) -> None:
     """Show the health the ingestion workers publish: received, stored, duplicates, rejected by reason, spooled,
     queue depth and lag, per worker and in total. A worker whose report is old is marked stale; one that vanished
-    without stopping (crash, network) shows as lost."""
-    from smartfactory.ingest.health import format_status
+    without stopping (crash, network) shows as lost. Exits 1 unless a fresh `ok` or `spooling` report (of
+    `--worker`, when given) was seen: a healthcheck."""
+    from smartfactory.ingest.health import format_status, healthy_workers
 
     settings = settings_from(mqtt_url=mqtt_url)
+    if own:
+        worker = settings.ingest.client_id
     seen: dict[str, dict[str, object]] = {}
     lock = threading.Lock()
 
@@ -175,12 +180,18 @@ def status(mqtt_url: str | None, wait: float, as_json: bool) -> None:
     client.connect(settings.mqtt.connect_timeout)
     time.sleep(wait)
     client.close()
+    now_ms = int(time.time() * 1000)
     if as_json:
         click.echo(json.dumps(seen, indent=2))
-        return
-    if not seen:
-        raise click.ClickException(f"no ingestion worker reported on {settings.mqtt_url}; start `smartfactory ingest`")
-    click.echo(format_status(seen, now_ms=int(time.time() * 1000)))
+    elif not seen:
+        raise click.ClickException(
+            f"no ingestion worker reported on {parse_mqtt_url(settings.mqtt_url).url()}; start `smartfactory ingest`"
+        )
+    else:
+        click.echo(format_status(seen, now_ms=now_ms))
+    if not healthy_workers(seen, now_ms, worker):
+        who = f"worker {worker!r}" if worker else "any worker"
+        raise click.ClickException(f"no fresh ok/spooling report from {who} (lost, stopped, failed or stale)")
 
 
 @click.group()

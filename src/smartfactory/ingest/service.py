@@ -20,7 +20,9 @@ its readings are still stored) until a restart, logged once and counted (`contai
 `chart_future_s` ahead of the receive clock are stored (up to `max_future_s`) but not charted, so one
 future-stamped reading cannot make every later reading "older than charted"; the receive clock for this is the
 larger of the wall clock and the wall clock at start carried forward by the monotonic clock, so a backward step
-of this host's clock does not stop charting either.
+of this host's clock does not stop charting either. A series that runs ahead (a simulator faster than real
+time, a publisher whose clock was stepped forward) is charted from its second reading on: each reading beyond
+the window must follow the one before within 60 s of reading time, and a reading within the window ends the run.
 
 Bounds: the decoder admits at most `max_series` series (`max_series_per_machine` per machine); readings of new
 series past a cap are dead-lettered (`too_many_series`), which bounds the monitor's state and every cache. Dead
@@ -74,6 +76,9 @@ STORE_RETRY = RetryPolicy(initial=0.1, factor=2.0, max=5.0, retries=None)
 _DEADLETTER_MEMORY = 10_000
 #: Alarm topics remembered (series → topic); the cache starts again when full.
 _ALARM_TOPIC_CACHE = 10_000
+#: Readings ahead of the charting window are charted only within a run: each at most this far (reading time)
+#: after the one before (see `_ahead_ok`).
+_AHEAD_GAP_MS = 60_000
 
 
 class IngestService:
@@ -116,11 +121,12 @@ class IngestService:
         self._alarm_topics: dict[str, str] = {}  # series → its alarm topic (bounded: _ALARM_TOPIC_CACHE)
         self._next_probe = 0.0
         self._probe = STORE_RETRY.backoff()
-        self._letters_seen: OrderedDict[bytes, None] = OrderedDict()  # natural keys of recent dead letters
+        self._letters_seen = _recent_letters(store)  # natural keys of recent dead letters (stored ones first)
         self._spc_off: set[str] = set()  # series whose monitor failed: SPC switched off until a restart
         self._chart_ahead_ms = int(settings.chart_future_s * 1000)
         self._chart_now_ms = 0  # the receive clock of the batch being collected (see _chart_clock)
         self._wall0, self._mono0 = time.time(), time.monotonic()
+        self._ahead: dict[str, int] = {}  # series → newest ts seen beyond the window (see _ahead_ok)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -235,7 +241,7 @@ class IngestService:
             taken += 1
             if not taken & 63 and time.monotonic() >= deadline:
                 break
-        if self.monitor is not None and batch.readings:
+        if self.monitor is not None and (batch.readings or batch.states or batch.infos):
             self._observe(batch)
         return batch
 
@@ -290,34 +296,78 @@ class IngestService:
         self._reject_log(letter, self.counters.rejected[letter.reason])
 
     def _chartable(self, readings: list[Reading], now_ms: int, charted: list[Reading]) -> None:
-        """Add the readings SPC may chart: not further ahead of the receive clock than `chart_future_s`."""
+        """Add the readings SPC may chart: not further ahead of the receive clock than `chart_future_s`, or the
+        continuation of a run ahead (`_ahead_ok`). A reading within the window ends its series' run ahead."""
         limit = now_ms + self._chart_ahead_ms
-        if len(readings) == 1:
-            if readings[0].ts_ms <= limit:
-                charted.append(readings[0])
-                return
-            future = 1
-        else:
-            before = len(charted)
-            charted.extend(r for r in readings if r.ts_ms <= limit)
-            future = len(readings) - (len(charted) - before)
-            if not future:
-                return
+        ahead = self._ahead
+        if len(readings) == 1 and readings[0].ts_ms <= limit:
+            charted.append(readings[0])
+            if ahead:
+                ahead.pop(readings[0].series, None)
+            return
+        future = 0
+        for reading in readings:
+            if reading.ts_ms <= limit:
+                charted.append(reading)
+                if ahead:
+                    ahead.pop(reading.series, None)
+            elif self._ahead_ok(reading, now_ms):
+                charted.append(reading)
+            else:
+                future += 1
+        if not future:
+            return
         self.counters.contained["future_not_charted"] += future
         self._warn(
             "future", f"{future} reading(s) stamped more than {self._chart_ahead_ms} ms ahead: stored, not charted"
         )
 
+    def _ahead_ok(self, reading: Reading, now_ms: int) -> bool:
+        """May a reading beyond the window be charted? Only when it continues its series' run ahead: at most
+        `_AHEAD_GAP_MS` (reading time) after the newest reading of that series seen beyond the window. The first
+        reading of a run is held back (stored, not charted); the next one confirms it. So a simulator running
+        faster than real time, or a publisher whose clock was stepped forward, loses one reading per series to
+        the chart, while a stray future reading is never confirmed by the honest readings after it (which are
+        within the window and end the run, see `_chartable`) and so cannot make them "older than charted"."""
+        ahead = self._ahead
+        newest = ahead.get(reading.series)
+        step = reading.ts_ms - newest if newest is not None else None
+        if step is not None and -_AHEAD_GAP_MS <= step <= 0:
+            return False  # a little out of order, or repeated: neither continues nor breaks the run
+        if newest is None and len(ahead) >= self.settings.max_series:
+            ahead.clear()  # bounded like every per-series structure
+        ahead[reading.series] = reading.ts_ms
+        return step is not None and 0 < step <= _AHEAD_GAP_MS
+
     def _observe(self, batch: Batch) -> None:
-        """SPC on the batch's chartable readings, series by series, each one contained.
+        """The monitor on the batch: births and states first, then the chartable readings series by series (each
+        one contained), then its periodic checks (`MonitorStage.tick`) and new limits versions.
 
         The monitor skips redelivered or late readings (they are stored, not charted). A series whose monitor
         raises (numbers no chart can hold, a bug) is switched off for SPC until a restart: its readings are still
         stored, the failure is logged once and counted; every other series goes on.
         """
         assert self.monitor is not None
-        if not batch.charted:
-            return
+        monitor = self.monitor
+        try:  # births (signal kinds, rates) and machine states (gating, stop alarms) first: they shape the charts
+            for record in batch.infos:
+                monitor.birth(record.machine, record.info, record.ts_ms)
+            if batch.states:
+                batch.alarms.extend(monitor.states(batch.states))
+        except Exception as exc:
+            self.counters.contained["spc_error"] += 1
+            log.error("the monitor failed on births or states (%s: %s)", type(exc).__name__, exc)
+        if batch.charted:
+            self._observe_readings(batch)
+        try:  # periodic checks (silent sensors, quiet episodes), at most once a second of the receive clock
+            batch.alarms.extend(monitor.tick(self._chart_now_ms))
+            batch.limits.extend(monitor.take_limit_changes())
+        except Exception as exc:
+            self.counters.contained["spc_error"] += 1
+            log.error("the monitor's periodic checks failed (%s: %s)", type(exc).__name__, exc)
+
+    def _observe_readings(self, batch: Batch) -> None:
+        assert self.monitor is not None
         groups: dict[str, list[Reading]] = {}
         for reading in batch.charted:
             group = groups.get(reading.series)
@@ -341,11 +391,6 @@ class IngestService:
                     type(exc).__name__,
                     exc,
                 )
-        try:
-            batch.limits.extend(self.monitor.take_limit_changes())
-        except Exception as exc:  # pragma: no cover - defensive: a list swap
-            self.counters.contained["spc_error"] += 1
-            log.error("could not take the monitor's new limits: %s", exc)
 
     def _write(self, batch: Batch) -> None:
         """Store the batch (or spool it), then acknowledge its messages and publish dead letters and alarms."""
@@ -365,9 +410,9 @@ class IngestService:
                         self._warn("store", f"store unavailable ({exc}); spooling to {self.spool.directory}")
                         self.state = "spooling"
                         self._next_probe = time.monotonic() + self._probe.next()
-                except Exception as exc:  # StoreError, or a backend's bug: retried, nothing acknowledged
+                except StoreError as exc:  # a backend's bug (any other exception) stops the writer: see _run
                     self.counters.write_errors += 1
-                    self._warn("store-error", f"store write failed ({exc!r}); retrying, nothing acknowledged")
+                    self._warn("store-error", f"store write failed ({exc}); retrying, nothing acknowledged")
                     if not self._pause(backoff.next()):
                         return
                     continue
@@ -507,6 +552,20 @@ class IngestService:
             self.client.publish(f"{HEALTH_PREFIX}/{self.worker_name}", body, qos=0, retain=True, timeout=1.0)
         except Exception as exc:  # health must never take ingestion down
             log.debug("could not publish health: %s", exc)
+
+
+def _recent_letters(store: Storage) -> OrderedDict[bytes, None]:
+    """Natural keys of the dead letters stored in the last day (at most `_DEADLETTER_MEMORY`), so that a restarted
+    worker does not publish again what its subscription brings back (retained garbage)."""
+    seen: OrderedDict[bytes, None] = OrderedDict()
+    try:
+        letters = store.read_deadletters(since_ms=int(time.time() * 1000) - 86_400_000, limit=_DEADLETTER_MEMORY)
+    except Exception as exc:
+        log.debug("could not read the recent dead letters (%s)", exc)
+        return seen
+    for letter in letters[-_DEADLETTER_MEMORY:]:
+        seen[deadletter_key(letter)] = None
+    return seen
 
 
 def _known_series(store: Storage) -> list[str]:

@@ -108,6 +108,7 @@ class Encoder:
                     "sensor": record.sensor,
                     "params": record.params,
                     "ts": record.ts,
+                    "affects": list(record.affects) if record.affects else None,
                 }
             )
             return Outgoing(topics[MessageClass.EVENT], event.to_bytes(), False, MessageClass.EVENT)

@@ -28,6 +28,8 @@ from smartfactory.durations import parse_duration
 from smartfactory.errors import ConfigError, SimulatorError, WireError
 from smartfactory.kpi import GroundTruthRecorder, OeeReport, ShiftCalendar
 from smartfactory.plant import MachineSpec, Plant
+from smartfactory.sim.bounds import magnitude_problems
+from smartfactory.sim.faults import fault_catalogue
 from smartfactory.sim.lifecycle import MachineRun, describe_failure
 from smartfactory.sim.live import LiveMachine
 from smartfactory.sim.loader import Catalog
@@ -89,6 +91,16 @@ def place(machine: Machine, spec: MachineSpec, seed: int) -> LiveMachine:
     )
 
 
+def check_fault(info: MachineInfo, action: Action) -> None:
+    """Refuse an injection the machine's fault catalogue (announced in its birth) does not accept: the same check
+    `smartfactory inject` makes before sending (`FaultInfo.problems`). Unknown kinds are left to `inject`."""
+    spec = (info.faults or {}).get(action.fault or "") if action.action == "inject" else None
+    if spec is not None:
+        problems = spec.problems(action.fault or "", action.sensor, action.params, list(info.signals))
+        if problems:
+            raise SimulatorError("; ".join(problems))
+
+
 def truth_ids(path: MachinePath) -> tuple[str, str]:
     """(machine, line) under which OEE knows a machine: the full machine path and the line id (`area/line`, the
     id the read side uses: two areas may each have a `line-1`)."""
@@ -128,7 +140,7 @@ class Simulation:
                 continue
             try:
                 live = place(machine_type.cls(), spec, seed)
-                info = live.info(spec.type)
+                info = live.info(spec.type).model_copy(update={"faults": fault_catalogue(machine_type.cls.recipes)})
                 index = len(self.machines)
                 run = MachineRun(
                     index,
@@ -246,6 +258,11 @@ class Simulation:
             log.warning("ignored %s on %s: its simulator stopped (%s)", action.action, placed.path, run.broken)
             return
         try:
+            check_fault(placed.info, action)
+            if action.action == "inject":  # sizes and rates against the signal's noise (issue 13: 1e308)
+                absurd = magnitude_problems(live, action.fault, action.sensor, action.params)
+                if absurd:
+                    raise SimulatorError("; ".join(absurd))
             if action.action == "clear":
                 self._clear(placed, action.fault, at)
             elif action.fault in ("breakdown", "stop"):
@@ -259,10 +276,12 @@ class Simulation:
             elif action.fault is None:
                 raise SimulatorError("inject needs a fault kind")
             else:
-                live.inject(action.fault, action.sensor, action.params, run.rel_s(at))
-                run.event(at, "fault", action.fault, action.sensor, action.params)
-        except (SimulatorError, ConfigError, ValueError) as exc:
+                touched = live.inject(action.fault, action.sensor, action.params, run.rel_s(at))
+                run.event(at, "fault", action.fault, action.sensor, action.params, tuple(touched))
+        except Exception as exc:  # refused, or a machine's own error: contained to this command (never the run)
             log.warning("ignored %s %s on %s: %s", action.action, action.fault or "", placed.path, exc)
+            # the answer `smartfactory inject` waits for (and the record that a scenario step did not apply)
+            run.event(at, "rejected", action.fault or action.action, action.sensor, {"reason": str(exc)[:500]})
             return
         if action.origin == "scenario":
             log.info("[scenario] %s", action.note)
@@ -273,13 +292,18 @@ class Simulation:
 
     def _clear(self, placed: PlacedMachine, fault: str | None, at: int) -> None:
         run = placed.run
-        for name in placed.live.clear(fault):
+        removed = placed.live.clear(fault)
+        for name in removed:
             run.event(at, "repair", name, None, {})
-        if fault in (None, "slowdown") and run.slowdown != 1.0:
+        slowed = fault in (None, "slowdown") and run.slowdown != 1.0
+        if slowed:
             run.set_slowdown(at, 1.0)
             run.event(at, "repair", "slowdown", None, {})
-        if run.forced is not None and fault in (None, run.forced.fault):
+        stopped = run.forced is not None and fault in (None, run.forced.fault)
+        if stopped:
             run.end_forced(at)
+        if not (removed or slowed or stopped):
+            raise SimulatorError(f"no {fault or 'fault'} is active on {placed.path.machine}: nothing to clear")
 
     # ------------------------------------------------------------------------------------------ truth
 

@@ -318,8 +318,16 @@ class MachineRun:
         self.cycle_ms = self._draw_cycle()
         self.cycle_left = self.cycle_ms * (1.0 - done)
 
-    def event(self, te: int, kind: str, fault: str, sensor: str | None, params: dict[str, float | str]) -> None:
-        self._emit(EventRec(self.index, te, kind, fault, sensor, params))
+    def event(
+        self,
+        te: int,
+        kind: str,
+        fault: str,
+        sensor: str | None,
+        params: dict[str, float | str],
+        affects: tuple[str, ...] = (),
+    ) -> None:
+        self._emit(EventRec(self.index, te, kind, fault, sensor, params, affects))
 
     def take(self) -> list[Record]:
         out, self.records = self.records, []

@@ -13,7 +13,10 @@ signal it touches.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import logging
 import math
+import numbers
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -22,6 +25,25 @@ from smartfactory.errors import ConfigError, SimulatorError
 from smartfactory.sim.machine import Characteristic, Machine, Sensor, StateModel
 from smartfactory.sim.signals import AR1, FAULT_KINDS, Behaviour, approach, make_behaviour, stream
 from smartfactory.wire import MachineInfo, SignalInfo
+
+log = logging.getLogger(__name__)
+
+
+def hook_line(cls: type, hook: str, signal: str) -> str:
+    """`file:line` in the student's file: the line of the hook `cls.hook` that names `signal` (where its value
+    is set, as a rule), else the hook's first line."""
+    func = getattr(cls, hook, None)
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return cls.__module__
+    line = code.co_firstlineno
+    try:
+        source, first = inspect.getsourcelines(code)
+    except (OSError, TypeError):
+        source, first = [], line
+    quoted = (f'"{signal}"', f"'{signal}'")
+    line = next((first + i for i, text in enumerate(source) if any(q in text for q in quoted)), line)
+    return f"{code.co_filename}:{line}"
 
 
 class Context:
@@ -166,6 +188,7 @@ class LiveMachine:
                 self._permanent.setdefault(signal, []).append(live)
         self._rebuild()
         self.ctx = Context(self)
+        self._warned: set[tuple[str, str]] = set()  # (hook, signal) whose bad value was reported
         machine.setup()
 
     def _phi(self, signal: str) -> float:
@@ -175,16 +198,43 @@ class LiveMachine:
     # ------------------------------------------------------------------------------------------ hooks
 
     def sample(self, t_s: float) -> dict[str, float]:
-        """The readings due at simulated time `t_s`, through the type's `sample` hook."""
+        """The readings due at simulated time `t_s`, through the type's `sample` hook (values that are no finite
+        number are dropped: `_numbers`)."""
         ctx = self.ctx
         ctx._t_s, ctx._values = t_s, self._sample(t_s)
-        return self.machine.sample(ctx)
+        return self._numbers(self.machine.sample(ctx), "sample")
 
     def measure(self, t_s: float) -> dict[str, float]:
         """The characteristics of the part finished at `t_s`, through the type's `measure` hook."""
         ctx = self.ctx
         ctx._t_s, ctx._values = t_s, self._measure(t_s)
-        return self.machine.measure(ctx)
+        return self._numbers(self.machine.measure(ctx), "measure")
+
+    def _numbers(self, values: dict[str, float], hook: str) -> dict[str, float]:
+        """`values` as a hook returned them, without those that are no finite number (a string, None, NaN): only
+        the bad value is dropped, the others of the instant are kept, and the student's file and line are named
+        in a warning (once per signal). Numbers, the usual case, pass without a copy: their sum (a C loop) is
+        finite, while a string or None makes `sum` raise and a NaN or infinity makes it NaN or infinite."""
+        try:
+            total = sum(values.values())
+        except TypeError:
+            pass
+        else:
+            if total - total == 0.0:
+                return values
+        kept: dict[str, float] = {}
+        for name, value in values.items():
+            if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
+                kept[name] = float(value)
+            elif (hook, name) not in self._warned:
+                self._warned.add((hook, name))
+                cls = type(self.machine)
+                log.warning(
+                    "%s: %s.%s returned %r for %r, which is not a finite number: that value is dropped, the other "
+                    "values of the instant are kept (said once per signal of %s)",
+                    hook_line(cls, hook, name), cls.__name__, hook, value, name, self.name,
+                )  # fmt: skip
+        return kept
 
     def judge(self, measurements: Mapping[str, float]) -> bool:
         return bool(self.machine.judge(self.ctx, measurements))
@@ -323,7 +373,10 @@ class LiveMachine:
         signals: dict[str, SignalInfo] = {}
         for name, s in self.sensors.items():
             kind = "count" if s.count else "process"
-            signals[name] = _signal_info(kind, s.unit, s.lsl, s.usl, s.target, s.decimals)
+            every = max(1, round((s.every_s or self.interval_s) / self.interval_s)) * self.interval_s  # as _sample
+            settles = s.tau_s if s.tau_s > 0 and s.idle is not None else None  # a level it leaves while stopped
+            interval = every if every != self.interval_s else None
+            signals[name] = _signal_info(kind, s.unit, s.lsl, s.usl, s.target, s.decimals, interval, settles)
         for name, c in self.quality.items():
             signals[name] = _signal_info("quality", c.unit, c.lsl, c.usl, c.target, c.decimals)
         return MachineInfo(
@@ -335,18 +388,28 @@ class LiveMachine:
 
 
 def _signal_info(
-    kind: str, unit: str, lsl: float | None, usl: float | None, target: float | None, decimals: int
+    kind: str,
+    unit: str,
+    lsl: float | None,
+    usl: float | None,
+    target: float | None,
+    decimals: int,
+    interval_s: float | None = None,
+    tau_s: float | None = None,
 ) -> SignalInfo:
     def number(value: float | None) -> float | None:
         return None if value is None else float(value)
 
-    return SignalInfo.model_validate(
-        {
-            "kind": kind,
-            "unit": unit,
-            "lsl": number(lsl),
-            "usl": number(usl),
-            "target": number(target),
-            "decimals": int(decimals),
-        }
-    )
+    fields: dict[str, object] = {
+        "kind": kind,
+        "unit": unit,
+        "lsl": number(lsl),
+        "usl": number(usl),
+        "target": number(target),
+        "decimals": int(decimals),
+    }
+    if interval_s is not None:
+        fields["interval_s"] = float(interval_s)
+    if tau_s is not None:
+        fields["tau_s"] = float(tau_s)
+    return SignalInfo.model_validate(fields)

@@ -37,7 +37,8 @@ class PartRec:
 
 @dataclass(frozen=True, slots=True)
 class EventRec:
-    """Ground truth: a fault started (`kind` = "fault") or was repaired ("repair") at exactly `ts`."""
+    """Ground truth: a fault started (`kind` = "fault") or was repaired ("repair") at exactly `ts`; `affects` names
+    the signals a fault changes (empty for machine faults and repairs)."""
 
     machine: int
     ts: int
@@ -45,6 +46,7 @@ class EventRec:
     fault: str
     sensor: str | None = None
     params: dict[str, float | str] = field(default_factory=dict)
+    affects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
