@@ -21,7 +21,15 @@ if str(HERE.parent) not in sys.path:
 
 from dashboard import sidebar  # noqa: E402  (needs the project root on the path)
 
-st.set_page_config(page_title="smartfactory", page_icon=":material/factory:", layout="wide")
+ABOUT = (
+    "**smartfactory**: an open-source Industry 4.0 teaching pipeline (simulated plant → MQTT → ingestion with live "
+    "SPC → store → this dashboard). Choose light or dark above; projector mode is in the sidebar."
+)
+# The toolbar is minimal (.streamlit/config.toml beside this file): no "Deploy" button or developer menu, only
+# this menu with the theme choice (a menu needs at least one item of the app's to be shown at all).
+st.set_page_config(
+    page_title="smartfactory", page_icon=":material/factory:", layout="wide", menu_items={"About": ABOUT}
+)
 
 PAGES = HERE / "app_pages"
 pages = st.navigation(

@@ -17,25 +17,48 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from scipy import stats
 
-from dashboard import theme
+from dashboard import numbers, theme
 from dashboard.spcview import ChartView
 from smartfactory.query import figures
-from smartfactory.query.figures import Decor, Panel
+from smartfactory.query.figures import Decor, NumberFormats, Panel
 from smartfactory.query.plantinfo import SpecLimits
 from smartfactory.spc import Capability
 
 
-def control_chart(view: ChartView, *, projector: bool) -> go.Figure:
-    """The control chart (and its MR/R/S companion below it), zones, phase I band and violation markers."""
-    panels = [Panel(view.main, view.x)]
+def formats(chart: str, decimals: int | None) -> NumberFormats:
+    """How a panel of kind `chart` writes numbers for values with `decimals`: the plotted statistic as a value
+    where it is one (individuals, moving ranges, ranges), else as a statistic (means, σ, EWMA); its centre and
+    limits always as statistics, one decimal more (`numbers`). Attribute charts count parts: four digits."""
+    if chart in ("p", "np", "c", "u", "cusum"):
+        return NumberFormats()
+    stat = numbers.statistic_decimals(decimals)
+
+    def limit(v: float) -> str:
+        return numbers.fmt(v, stat)
+
+    def value(v: float) -> str:
+        return numbers.fmt(v, decimals if chart in ("i", "mr", "r") else stat)
+
+    return NumberFormats(value, limit)
+
+
+def control_chart(view: ChartView, *, projector: bool, decimals: int | None = None) -> go.Figure:
+    """The control chart (and its MR/R/S companion below it), zones, phase I band and violation markers; numbers
+    to the resolution of values with `decimals` (`formats`), every text at the mode's size."""
+    panels = [Panel(view.main, view.x, formats(view.main.chart, decimals))]
     if view.companion is not None and view.x_companion is not None:
-        panels.append(Panel(view.companion, view.x_companion))
+        panels.append(Panel(view.companion, view.x_companion, formats(view.companion.chart, decimals)))
     layout = theme.layout(projector, height=figures.height(len(panels)))
-    return figures.control_chart(panels, phase1_span=view.phase1_span, layout=layout)
+    gap = figures.LABEL_GAP_PER_CHAR * theme.font_size(projector) / theme.NORMAL_FONT  # larger text, wider labels
+    figure = figures.control_chart(panels, phase1_span=view.phase1_span, layout=layout, label_gap=gap)
+    return theme.scale_fonts(figure, projector)
 
 
-def capability_figure(values: npt.ArrayLike, cap: Capability, spec: SpecLimits, *, projector: bool) -> go.Figure:
-    """Histogram of the readings, the fitted normal curves (within and overall σ) and the spec limits."""
+def capability_figure(
+    values: npt.ArrayLike, cap: Capability, spec: SpecLimits, *, projector: bool, decimals: int | None = None
+) -> go.Figure:
+    """Histogram of the readings, the fitted normal curves (within and overall σ, each named with its value and
+    estimator) and the spec limits as declared."""
     x = np.asarray(values, dtype=np.float64)
     x = x[np.isfinite(x)]
     fig = go.Figure()
@@ -46,9 +69,10 @@ def capability_figure(values: npt.ArrayLike, cap: Capability, spec: SpecLimits, 
     lo = min([float(x.min()), *(v for v in (spec.lsl, spec.usl) if v is not None)])
     hi = max([float(x.max()), *(v for v in (spec.lsl, spec.usl) if v is not None)])
     grid = np.linspace(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo), 300)
+    within, overall = (numbers.fmt_stat(v, decimals) for v in (cap.sigma_within, cap.sigma_overall))
     for sd, name, dash in (
-        (cap.sigma_within, "normal (within σ)", "solid"),
-        (cap.sigma_overall, "normal (overall σ)", "dot"),
+        (cap.sigma_within, f"normal, σ within = {within} (short-term)", "solid"),
+        (cap.sigma_overall, f"normal, σ overall = {overall} (sample s)", "dot"),
     ):
         if sd > 0:
             pdf = stats.norm.pdf(grid, cap.center, sd) * x.size * width
@@ -58,10 +82,12 @@ def capability_figure(values: npt.ArrayLike, cap: Capability, spec: SpecLimits, 
     decor = Decor()
     for value, label in ((spec.lsl, "LSL"), (spec.usl, "USL"), (spec.target, "target")):
         if value is not None:
-            decor.vline(value, theme.SPEC, "dash" if label != "target" else "dot", f"{label} {value:.4g}")
+            dash = "dash" if label != "target" else "dot"
+            decor.vline(value, theme.SPEC, dash, f"{label} {numbers.fmt_declared(value)}")
     decor.apply(fig)
     fig.update_layout(**theme.layout(projector, height=380, bargap=0.02))
-    return fig
+    fig.update_layout(legend={"orientation": "h", "y": -0.15, "x": 0})  # long names: below the plot, not beside
+    return theme.scale_fonts(fig, projector)
 
 
 @dataclass(frozen=True)
@@ -101,13 +127,13 @@ def trends(
                                      line={"color": theme.TREND}), row=row, col=1)  # fmt: skip
         for value, label in ((item.spec.lsl, "LSL"), (item.spec.usl, "USL")):
             if value is not None:
-                decor.hline(value, row, theme.SPEC, "dash", label)
+                decor.hline(value, row, theme.SPEC, "dash", label, f"{label} {numbers.fmt_declared(value)}")
     decor.apply(fig)
     _state_strip(fig, segments, machine, rows)
     fig.update_yaxes(showticklabels=False, row=rows, col=1)
     fig.update_xaxes(type="date", range=[pd.Timestamp(t, unit="ms", tz="UTC") for t in span_ms])
     fig.update_layout(**theme.layout(projector, height=170 * len(items) + 140, barmode="overlay"))
-    return fig
+    return theme.scale_fonts(fig, projector)
 
 
 def _state_strip(fig: go.Figure, segments: pd.DataFrame, machine: str, row: int) -> None:
@@ -130,20 +156,26 @@ def _state_strip(fig: go.Figure, segments: pd.DataFrame, machine: str, row: int)
         )  # fmt: skip
 
 
-def pareto(table: pd.DataFrame, *, projector: bool) -> go.Figure:
-    """Stop hours by cause, largest first, with the cumulative share on the right axis."""
+def pareto(table: pd.DataFrame, *, projector: bool, unit: tuple[str, float] = ("h", 1.0)) -> go.Figure:
+    """Stop time by cause (in `unit`: name and factor from hours), largest first, with the cumulative share on the
+    right axis."""
+    name, factor = unit
+    title = "minutes" if name == "min" else "hours"
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     colors = [theme.state_color(s) for s in table["state"]]
-    fig.add_trace(go.Bar(x=table["cause"], y=table["hours"], marker={"color": colors}, name="hours"), secondary_y=False)
+    fig.add_trace(
+        go.Bar(x=table["cause"], y=table["hours"] * factor, marker={"color": colors}, name=title), secondary_y=False
+    )
     fig.add_trace(
         go.Scatter(x=table["cause"], y=table["cumulative"] * 100, mode="lines+markers", name="cumulative %",
                    line={"color": "#555555"}),
         secondary_y=True,
     )  # fmt: skip
-    fig.update_yaxes(title_text="hours", secondary_y=False)
+    fig.update_yaxes(title_text=title, secondary_y=False)
     fig.update_yaxes(title_text="cumulative %", range=[0, 105], tickvals=[0, 25, 50, 75, 100], secondary_y=True)
     fig.update_layout(**theme.layout(projector, height=380, title="Downtime by reason (Pareto)"))
-    return fig
+    fig.update_layout(legend={"orientation": "h", "y": -0.2, "x": 0})  # not over the right-hand axis
+    return theme.scale_fonts(fig, projector)
 
 
 def oee_bars(table: pd.DataFrame, *, projector: bool) -> go.Figure:
@@ -155,17 +187,18 @@ def oee_bars(table: pd.DataFrame, *, projector: bool) -> go.Figure:
         fig.add_trace(go.Bar(x=table["name"], y=table[column] * 100, name=name, marker={"color": color}))
     fig.update_yaxes(title_text="%", range=[0, 105])
     fig.update_layout(**theme.layout(projector, height=360, barmode="group", title="OEE per machine"))
-    return fig
+    return theme.scale_fonts(fig, projector)
 
 
-def losses(table: pd.DataFrame, *, projector: bool) -> go.Figure:
-    """The six big losses per machine, stacked (hours)."""
+def losses(table: pd.DataFrame, *, projector: bool, unit: tuple[str, float] = ("h", 1.0)) -> go.Figure:
+    """The six big losses per machine, stacked (the table in hours, drawn in `unit`: name and factor)."""
+    name, factor = unit
     fig = go.Figure()
     for column in [c for c in table.columns if c != "machine"]:
         color = theme.LOSS_COLORS.get(column)
         fig.add_trace(
-            go.Bar(y=table["machine"], x=table[column], name=column, orientation="h", marker={"color": color})
+            go.Bar(y=table["machine"], x=table[column] * factor, name=column, orientation="h", marker={"color": color})
         )
-    fig.update_xaxes(title_text="hours lost")
+    fig.update_xaxes(title_text=f"{'minutes' if name == 'min' else 'hours'} lost")
     fig.update_layout(**theme.layout(projector, height=300, barmode="stack", title="Six big losses"))
-    return fig
+    return theme.scale_fonts(fig, projector)

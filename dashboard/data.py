@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import oeeview, tiles, timewin
+from dashboard import numbers, oeeview, tiles, timewin
 from dashboard.link import BrokerLink, BrokerStatus
 from dashboard.spcview import Samples
 from smartfactory import query
@@ -25,6 +26,7 @@ from smartfactory.query import oee as oee_query
 from smartfactory.query import series as series_query
 from smartfactory.settings import Settings, load_settings, parse_mqtt_url
 from smartfactory.storage import Storage, open_store
+from smartfactory.wire import SignalInfo
 
 TTL_S = 2.0
 SLOW_TTL_S = 30.0
@@ -57,6 +59,42 @@ def plant() -> query.PlantInfo:
     """Machine facts from the births in the store, calendar and OEE settings from the plant file."""
     config = settings()
     return query.plant_info(store(), config.sim.dir, config.sim.plant)
+
+
+def signal(series: str) -> SignalInfo | None:
+    """What the series' machine announced about it in its birth (kind, unit, spec limits, decimals)."""
+    return plant().signal_for_series(series)
+
+
+def decimals(series: str) -> int | None:
+    """The decimals the series' values carry (`numbers.resolution`: declared, else from the spec width)."""
+    return numbers.resolution(signal(series))
+
+
+def part_decimals(machine: str, characteristic: str) -> int | None:
+    return numbers.resolution(plant().signal(machine, characteristic))
+
+
+def decimals_of() -> Callable[[str], int | None]:
+    """`decimals` for many series at once: the plant facts read once (each `plant()` call unpickles a copy)."""
+    info = plant()
+    resolution = {m: {n: numbers.resolution(sig) for n, sig in i.signals.items()} for m, i in info.machines.items()}
+
+    def of(series: str) -> int | None:
+        parts = series_query.split_series(series)
+        return resolution.get(parts.machine, {}).get(parts.sensor)
+
+    return of
+
+
+#: The alarm budget when the settings have none (alarms per plant-hour; issue 12's design goal).
+DEFAULT_BUDGET_PER_HOUR = 1.0
+
+
+def alarm_budget() -> float:
+    """The plant's alarm budget in alarms per hour: `spc.budget_per_hour` where the settings have it."""
+    value = getattr(settings().spc, "budget_per_hour", None)
+    return float(value) if isinstance(value, int | float) and value > 0 else DEFAULT_BUDGET_PER_HOUR
 
 
 @st.cache_data(ttl=5.0, show_spinner=False)
@@ -214,4 +252,10 @@ def overview_tiles(window: timewin.Window) -> list[tiles.LineTiles]:
     result = oee(window.since_ms, window.until_ms, default_calendar())
     report = result.report if isinstance(result, query.StoredOee) else None
     current = states.current() if states is not None else {}
-    return tiles.build(latest(), current, tiles.machine_oee(report), alarms(active_only=True))
+    return tiles.build(latest(), current, tiles.machine_oee(report), alarms(active_only=True), decimals_of())
+
+
+def alarm_rate(window: timewin.Window) -> tiles.AlarmRate:
+    """Alarms raised in the window per hour of it, beside the plant's alarm budget."""
+    raised = alarms(since_ms=window.since_ms)
+    return tiles.alarm_rate(raised, window.since_ms, window.until_ms, oldest_ms(), alarm_budget())

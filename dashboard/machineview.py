@@ -28,6 +28,9 @@ def state_minutes(segments: pd.DataFrame) -> pd.DataFrame:
     """Minutes per (state, reason) in clipped state segments, largest first."""
     if segments.empty:
         return pd.DataFrame(columns=["state", "reason", "minutes"])
-    minutes = segments.assign(minutes=(segments["end_ms"] - segments["start_ms"]) / 60_000)
-    table = pd.DataFrame(minutes.groupby(["state", "reason"], dropna=False, as_index=False)["minutes"].sum())
+    minutes = segments.assign(
+        minutes=(segments["end_ms"] - segments["start_ms"]) / 60_000,
+        reason=[r if isinstance(r, str) and r else "—" for r in segments["reason"]],  # never "None" or "nan"
+    )
+    table = pd.DataFrame(minutes.groupby(["state", "reason"], as_index=False)["minutes"].sum())
     return table.sort_values(by="minutes", ascending=False).reset_index(drop=True)

@@ -8,6 +8,7 @@ line-1/cnc-01`), its line by the line id `area/line` (`machining/line-1`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import pandas as pd
@@ -112,7 +113,7 @@ def downtime_pareto(ivs: Iterable[kpi.StateInterval], since_ms: int, until_ms: i
     if seg.empty:
         return pd.DataFrame(columns=["cause", "state", "hours", "share", "cumulative"])
     seg = seg.assign(
-        cause=[f"{s}: {r or 'no reason'}" for s, r in zip(seg["state"], seg["reason"], strict=True)],
+        cause=[f"{s}: {_reason(r)}" for s, r in zip(seg["state"], seg["reason"], strict=True)],
         hours=(seg["end_ms"] - seg["start_ms"]) / 3_600_000,
     )
     table = pd.DataFrame(seg.groupby(["cause", "state"], as_index=False)["hours"].sum())
@@ -123,6 +124,98 @@ def downtime_pareto(ivs: Iterable[kpi.StateInterval], since_ms: int, until_ms: i
     return table
 
 
+def _reason(reason: object) -> str:
+    """A state's reason as text: pandas turns a missing one into NaN (truthy, printed "nan"), hence the check."""
+    return reason if isinstance(reason, str) and reason else "no reason given"
+
+
+# ------------------------------------------------------------------------------------------ what the page shows
+
+#: Below this many hours a duration is shown in minutes (0.0556 h is "3.3 min").
+MINUTES_BELOW_H = 2.0
+
+
+def duration_unit(hours: Iterable[float]) -> tuple[str, float]:
+    """The unit for durations of up to `max(hours)`: ("min", 60) below `MINUTES_BELOW_H`, else ("h", 1)."""
+    finite = [h for h in hours if h is not None and math.isfinite(h)]
+    return ("min", 60.0) if max(finite, default=0.0) < MINUTES_BELOW_H else ("h", 1.0)
+
+
+def fmt_duration(hours: float | None, unit: tuple[str, float]) -> str:
+    if hours is None or not math.isfinite(hours):
+        return "—"
+    name, factor = unit
+    value = hours * factor
+    return f"{value:,.1f} {name}" if value < 100 else f"{value:,.0f} {name}"
+
+
+#: Column titles of the OEE tables (the report's field → what the page prints).
+TITLES = {
+    "shift": "Shift",
+    "level": "Level",
+    "name": "Name",
+    "availability": "Availability",
+    "performance": "Performance",
+    "quality": "Quality",
+    "oee": "OEE",
+    "parts": "Parts",
+    "scrap": "Scrap",
+    "run_h": "Run time",
+    "planned_h": "Planned time",
+    "failures": "Breakdowns",
+    "perf_capped": "Performance capped",
+}
+
+
+def display_table(table: pd.DataFrame, *, shifts: bool = False) -> pd.DataFrame:
+    """Rows of `report_table` as the page prints them: human titles, ratios as percent, durations in minutes or
+    hours (one unit per column), "—" for a figure that does not exist (a machine planned for no time has no
+    availability), and where performance above 100 % was capped a column saying so. Every cell is text:
+    nothing reads "nan" or "None"."""
+    unit = duration_unit([*table["run_h"], *table["planned_h"]]) if not table.empty else ("h", 1.0)
+    out = pd.DataFrame(
+        {
+            **({"Shift": table["shift"]} if shifts else {}),
+            "Level": table["level"],
+            "Name": table["name"],
+            **{TITLES[r]: [percent(v) for v in table[r]] for r in RATIOS},
+            "Parts": [f"{int(v):,}" for v in table["parts"]],
+            "Scrap": [f"{int(v):,}" for v in table["scrap"]],
+            "Run time": [fmt_duration(v, unit) for v in table["run_h"]],
+            "Planned time": [fmt_duration(v, unit) for v in table["planned_h"]],
+            "Breakdowns": [f"{int(v):,}" for v in table["failures"]],
+        }
+    )
+    if table["perf_capped"].any():  # only when it happened: an empty column would only push others off screen
+        out["Performance capped"] = ["yes" if bool(v) else "" for v in table["perf_capped"]]
+    return out.reset_index(drop=True)
+
+
+def shift_pivot(table: pd.DataFrame) -> pd.DataFrame:
+    """OEE per machine (rows) and shift (columns) as text, "—" where a machine has no figure for a shift."""
+    shifts = table[(table["shift"] != "whole window") & (table["level"] == "machine")]
+    pivot = shifts.pivot_table(index="name", columns="shift", values="oee", aggfunc="first", sort=False, dropna=False)
+    shown = pivot.map(percent)
+    shown.index.name = "Machine"
+    shown.columns.name = None
+    return shown
+
+
+def pareto_display(table: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, float]]:
+    """The Pareto table as printed: cause, time in minutes (or hours from `MINUTES_BELOW_H` on), share, cumulative."""
+    unit = duration_unit(table["hours"])
+    name, factor = unit
+    shown = pd.DataFrame(
+        {
+            "Cause": table["cause"],
+            f"Time ({name})": table["hours"] * factor,
+            "Share": table["share"],
+            "Cumulative": table["cumulative"],
+        }
+    )
+    return shown, unit
+
+
 def whole_window(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of `report_table` over the whole window (no shift)."""
     return table[table["shift"] == "whole window"]
@@ -130,6 +223,12 @@ def whole_window(table: pd.DataFrame) -> pd.DataFrame:
 
 def percent(value: float | None) -> str:
     return "—" if value is None or value != value else f"{value * 100:.1f} %"
+
+
+def losses_unit(losses: pd.DataFrame) -> tuple[str, float]:
+    """The unit for the six big losses: minutes when no machine lost `MINUTES_BELOW_H` hours in all."""
+    totals = losses.drop(columns="machine").sum(axis=1) if not losses.empty else pd.Series(dtype=float)
+    return duration_unit(totals)
 
 
 def plant_metrics(table: pd.DataFrame) -> dict[str, str]:

@@ -86,6 +86,4 @@ def render() -> None:
         )
         st.divider()
         status()
-    css = theme.projector_css(projector())
-    if css:
-        st.html(css)
+    st.html(theme.page_css(projector()))

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dashboard import numbers
 from smartfactory import spc
 from smartfactory.model import LimitsVersion, PartResult
 from smartfactory.query import limits as stored
@@ -142,8 +143,9 @@ def variables_chart(
     lam: float = 0.2,
     h: float = 5.0,
     k: float = 0.5,
+    decimals: int | None = None,
 ) -> ChartView:
-    """I-MR, X̄-R, X̄-S, EWMA or CUSUM of a series (readings in time order).
+    """I-MR, X̄-R, X̄-S, EWMA or CUSUM of a series (readings in time order; values with `decimals`).
 
     With `monitor` (stored limits) the centre, σ and width are the monitor's (standard given); `phase1` is then
     ignored and the phase I band marks the monitor's learning readings where they fall inside the window.
@@ -166,7 +168,7 @@ def variables_chart(
         inside = int(np.sum(group_ts <= monitor.ts_ms)) if monitor.source == "learned" else 0
         n1 = min(max(inside, 2 if kind not in SUBGROUP_CHARTS else 1), n_points) if n_points else 0
         span = learning_span(t, monitor)
-        note = stored.describe(monitor)
+        note = stored.describe(monitor, lambda v: numbers.fmt_stat(v, decimals))
     else:
         n1 = min(phase1, n_points)
         span, note = _phase1_span(times, n1), stored.computed_note(n1, unit)
@@ -259,9 +261,14 @@ def scrap_samples(parts: Sequence[PartResult], machine: str) -> Samples:
 
 
 def build(
-    settings: ChartSettings, source: str, samples: Samples, monitor: LimitsVersion | None = None
+    settings: ChartSettings,
+    source: str,
+    samples: Samples,
+    monitor: LimitsVersion | None = None,
+    decimals: int | None = None,
 ) -> tuple[ChartView, FloatArray | None, list[str]]:
-    """The chart of `samples`, the observations for a capability study (variables charts), and notes."""
+    """The chart of `samples` (values with `decimals`), the observations for a capability study (variables
+    charts), and notes."""
     notes: list[str] = []
     if samples.capped_at is not None:
         notes.append(f"showing the most recent {samples.capped_at:,} readings of the window")
@@ -269,7 +276,7 @@ def build(
     if s.kind in VARIABLE_CHARTS:
         view = variables_chart(
             s.kind, samples.ts_ms, samples.values, rules=s.rules, phase1=s.phase1, monitor=monitor,
-            subgroup=s.subgroup, lam=s.lam, h=s.h, k=s.k,
+            subgroup=s.subgroup, lam=s.lam, h=s.h, k=s.k, decimals=decimals,
         )  # fmt: skip
         return view, samples.values, notes
     bucket = BUCKETS[s.bucket]
@@ -292,7 +299,7 @@ def limits_table(versions: Sequence[LimitsVersion]) -> pd.DataFrame:
             "version": v.version,
             "in use since (UTC)": pd.Timestamp(v.ts_ms, unit="ms", tz="UTC"),
             "source": v.source,
-            "learned from": v.n if v.source == "learned" else None,
+            "learned from": f"{v.n:,} readings" if v.source == "learned" else "—",
             "centre": v.center,
             "σ": v.sigma,
             "LCL": v.lcl,
@@ -349,9 +356,49 @@ def capability_table(cap: spc.Capability) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def default_series(series: list[str], active_alarm_series: list[str]) -> int:
-    """Index of the series to show first: the one with the newest active alarm, else the first."""
-    for candidate in reversed(active_alarm_series):
-        if candidate in series:
-            return series.index(candidate)
+def default_series(series: list[str], active_alarm_series: list[str], characteristics: Sequence[str] = ()) -> int:
+    """Index of the series to show first. The lecture's story starts at the product, so a part characteristic
+    (a `quality` signal, one value per part: `characteristics`) comes first: the one with the newest active
+    alarm, else the first of them; without any, the series with the newest active alarm, else the first."""
+    quality = [s for s in series if s in set(characteristics)]
+    for pool in (quality, series):
+        for candidate in reversed(active_alarm_series):
+            if candidate in pool:
+                return series.index(candidate)
+        if pool is quality and quality:
+            return series.index(quality[0])
     return 0
+
+
+def series_from_url(value: str | None, series: Sequence[str]) -> str | None:
+    """The series a `?series=` link names by its full id (`acme/…/cnc-01/telemetry/diameter`); None when it
+    names none (or names it by its display label, which the selectbox's binding reads itself)."""
+    return value if value is not None and value in set(series) else None
+
+
+#: How each chart estimates σ (the standard deviation within subgroups, short-term), for the page's labels.
+SIGMA_ESTIMATORS = {
+    "I-MR": "MR̄/d₂",
+    "EWMA": "MR̄/d₂",
+    "CUSUM": "MR̄/d₂",
+    "X̄-R": "R̄/d₂",
+    "X̄-S": "S̄/c₄",
+    "p": "binomial",
+    "np": "binomial",
+    "c": "Poisson",
+    "u": "Poisson",
+}
+
+
+def sigma_label(kind: str, monitor: bool) -> str:
+    """Which σ the chart uses, so it is not confused with the capability study's within and overall σ: the
+    live monitor's stored σ, or the window's phase I estimate (MR̄/d₂, R̄/d₂, S̄/c₄; binomial or Poisson)."""
+    if monitor:
+        return "σ of the chart (live monitor's)"
+    return f"σ of the chart ({SIGMA_ESTIMATORS.get(kind, 'phase I')})"
+
+
+def statistic_decimals(kind: str, decimals: int | None) -> int | None:
+    """Decimals of the chart's centre and σ: one more than the values (variables charts; `numbers`); attribute
+    charts count parts and keep four significant digits (None)."""
+    return None if kind in ATTRIBUTE_CHARTS else numbers.statistic_decimals(decimals)

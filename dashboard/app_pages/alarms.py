@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import alarmview, data
 from smartfactory.errors import BrokerError
 from smartfactory.model import Alarm
-from smartfactory.query.detection import detection_report
+from smartfactory.query.detection import Span, detection_report
 from smartfactory.query.series import machine_of, sensor_of, series_label, short
 
 st.title("Alarms")
@@ -17,15 +17,21 @@ NO_ALARMS = (
     "`smartfactory inject acme/plant1/machining/line-1/cnc-01 shift --sensor spindle_temp --param size=5`."
 )
 
-TIME = "YYYY-MM-DD HH:mm:ss"
-COLUMNS = {
-    "raised (UTC)": st.column_config.DatetimeColumn(format=TIME),
-    "cleared (UTC)": st.column_config.DatetimeColumn(format=TIME),
-    "started (UTC)": st.column_config.DatetimeColumn(format=TIME),
-    "repaired (UTC)": st.column_config.DatetimeColumn(format=TIME),
-    "value": st.column_config.NumberColumn(format="%.4g"),
-    "delay (s)": st.column_config.NumberColumn(format="%.1f"),
-}
+
+def alarm_table(alarms: list[Alarm], key: str, *, active: bool = False) -> None:
+    """Alarms as text cells (`alarmview.table`) in a table whose cells wrap, so a long message is read whole (a
+    dataframe cuts it at the column's edge). Beyond `alarmview.TABLE_ROWS` alarms the newest are tabled and
+    every one is in a sortable dataframe below (its message column as wide as the longest message)."""
+    frame = alarmview.table(alarms, data.decimals_of())
+    if active:
+        frame = frame.drop(columns=["cleared (UTC)"])  # an active alarm has not cleared
+    st.table(frame.head(alarmview.TABLE_ROWS).set_index("raised (UTC)"))
+    if len(frame) > alarmview.TABLE_ROWS:
+        with st.expander(f"All {len(frame):,} alarms (sortable; hover a message to read it whole)"):
+            width = alarmview.message_width(frame)
+            columns = {alarmview.MESSAGE: st.column_config.TextColumn(width=width)}
+            st.dataframe(frame, hide_index=True, column_config=columns, key=key)
+
 
 window = data.window()
 everything = data.alarms(active_only=False)
@@ -58,7 +64,7 @@ def active_alarms() -> None:
             + (" matching the filters." if any((filters.lines, filters.machines, filters.rules)) else ".")
         )
         return
-    st.dataframe(alarmview.table(shown), hide_index=True, column_config=COLUMNS, key="active_table")
+    alarm_table(shown, "active_table", active=True)
     waiting = sorted((x for x in shown if x.acked_ms is None), key=lambda x: x.ts_ms, reverse=True)
     if not waiting:
         st.caption("Every active alarm is acknowledged; each clears once its series is back in control.")
@@ -87,10 +93,10 @@ if not everything:
     st.info(NO_ALARMS)
 else:
     active_alarms()
-    past = [x for x in everything if not x.active and x.ts_ms >= window.since_ms and filters.keep(x)]
+    past = [x for x in everything if not x.active and window.since_ms <= x.ts_ms < window.until_ms and filters.keep(x)]
     st.header(f"Past alarms in the window ({len(past)})", anchor=False)
     if past:
-        st.dataframe(alarmview.table(past), hide_index=True, column_config=COLUMNS, key="past_table")
+        alarm_table(past, "past_table")
     else:
         st.caption(f"No cleared alarms in the window ({window.describe()}).")
 
@@ -104,12 +110,34 @@ if not any(e.kind == "fault" for e in events):
     )
 else:
     grace_s = st.number_input("Count alarms up to this many seconds after a repair", 0, 3600, 0, key="grace_s")
-    report = detection_report(events, everything, grace_ms=int(grace_s) * 1000)
+    # the page's window, for the faults and the alarms alike (as `smartfactory report detection --since/--until`)
+    in_window = [e for e in events if window.since_ms <= e.ts_ms < window.until_ms]
+    raised = [a for a in everything if window.since_ms <= a.ts_ms < window.until_ms]
+    oldest = data.oldest_ms()
+    span = Span(max(window.since_ms, oldest or window.since_ms), window.until_ms)
+    report = detection_report(in_window, raised, grace_ms=int(grace_s) * 1000, span=span)
     m = st.columns(5)
     m[0].metric("Faults", len(report.detections))
     m[1].metric("Detected", report.detected)
     m[2].metric("Missed", report.missed)
     delay = report.median_delay_ms
     m[3].metric("Median delay", "—" if delay is None else f"{delay / 1000:.1f} s")
-    m[4].metric("False alarms", len(report.false_alarms), help="Alarms raised outside every fault episode.")
-    st.dataframe(alarmview.detection_table(report), hide_index=True, column_config=COLUMNS, key="detection_table")
+    rate = report.false_alarms_per_hour
+    m[4].metric(
+        "False alarms",
+        f"{len(report.false_alarms):,}",
+        None if rate is None else f"{rate:.1f} per h",
+        delta_color="off",
+        delta_arrow="off",
+        help="Alarms raised in the window outside every fault episode.",
+    )
+    credited = sum(d.alarms_during for d in report.detections)
+    st.caption(
+        f"{len(raised):,} alarms raised in the window ({window.describe()}): {credited:,} during a fault on a "
+        f"signal it affects, {len(report.false_alarms):,} false. The same pairing as `smartfactory report "
+        "detection` over the same window."
+    )
+    if report.detections:
+        st.dataframe(alarmview.detection_table(report), hide_index=True, key="detection_table")
+    else:
+        st.caption("No fault started in this window; choose a longer window in the sidebar.")

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import csvexport, data, timewin
+from dashboard import csvexport, data, numbers, timewin
 from smartfactory.query.series import series_label
 
 st.title("Data")
@@ -64,18 +64,27 @@ if frame.empty:
     st.info("No readings of this series in the range; choose a longer window or another series.")
     st.stop()
 
+decimals = data.decimals(series)  # declared by the machine, else from its spec width (numbers.resolution)
 m = st.columns(4)
 m[0].metric("Rows", f"{len(frame):,}")
-values = frame["mean"] if aggregated else frame["value"]
-m[1].metric("Min", f"{values.min():.4g} {unit or ''}".strip())
-m[2].metric("Mean", f"{values.mean():.4g} {unit or ''}".strip())
-m[3].metric("Max", f"{values.max():.4g} {unit or ''}".strip())
+low, high = (frame["min"], frame["max"]) if aggregated else (frame["value"], frame["value"])
+mean = frame["mean"] if aggregated else frame["value"]
+m[1].metric("Min", numbers.fmt(float(low.min()), decimals, unit))
+m[2].metric("Mean", numbers.fmt_stat(float(mean.mean()), decimals, unit), help="One decimal more than the readings.")
+m[3].metric("Max", numbers.fmt(float(high.max()), decimals, unit))
 if not aggregated and len(frame) >= MAX_ROWS:
     st.warning(
         f"Only the most recent {MAX_ROWS:,} readings of the range are shown and downloaded; for everything use "
         f"`smartfactory export --since … --until … --machine … --sensor {by_name[series].sensor}`."
     )
-st.dataframe(frame.tail(PREVIEW_ROWS), hide_index=True, key="data_preview")
+value = st.column_config.NumberColumn(format=numbers.printf(decimals))
+stat = st.column_config.NumberColumn(format=numbers.printf(numbers.statistic_decimals(decimals)))
+st.dataframe(
+    frame.tail(PREVIEW_ROWS),
+    hide_index=True,
+    key="data_preview",
+    column_config={"value": value, "min": value, "max": value, "mean": stat},
+)
 if len(frame) > PREVIEW_ROWS:
     st.caption(f"Preview: the last {PREVIEW_ROWS:,} of {len(frame):,} rows; the download has all of them.")
 

@@ -73,7 +73,12 @@ with left:
     if segments.empty:
         st.caption("No state reports from this machine in the window.")
     else:
-        st.dataframe(machineview.state_minutes(segments), hide_index=True, key="machine_states")
+        st.dataframe(
+            machineview.state_minutes(segments),
+            hide_index=True,
+            key="machine_states",
+            column_config={"minutes": st.column_config.NumberColumn(format="%.1f")},
+        )
 with right:
     st.subheader("Parts", anchor=False)
     if not parts:

@@ -37,26 +37,23 @@ whole = oeeview.whole_window(table)
 for column, (label, value) in zip(st.columns(4), oeeview.plant_metrics(table).items(), strict=True):
     column.metric(label, value)
 
-percent = {k: st.column_config.NumberColumn(k, format="percent") for k in oeeview.RATIOS}
 machines = whole[whole["level"] == "machine"]
 st.plotly_chart(charts.oee_bars(machines.fillna(0.0), projector=sidebar.projector()), key="oee_bars")
 st.subheader("Machines, lines and plant", anchor=False)
-st.dataframe(whole.drop(columns=["shift"]), hide_index=True, column_config=percent, key="oee_table")
+st.dataframe(oeeview.display_table(whole), hide_index=True, key="oee_table")
 notes = [window.describe(), f"plant {result.report.plant.name}", *plant.problems]
 if table["perf_capped"].any():
     notes.append("performance above 100 % was capped (the ideal cycle time is set too slow)")
+if whole[list(oeeview.RATIOS)].isna().any().any():
+    notes.append("— : no figure (no planned time, or no parts made)")
 st.caption(" · ".join(notes))
 
-shifts = table[(table["shift"] != "whole window") & (table["level"] == "machine")]
-if not shifts.empty:
-    st.subheader("Per shift", anchor=False)
-    pivot = shifts.pivot_table(index="name", columns="shift", values="oee", aggfunc="first", sort=False)
-    shift_cols = {c: st.column_config.NumberColumn(c, format="percent") for c in pivot.columns}
-    st.dataframe(pivot, column_config=shift_cols, key="oee_shifts")
+per_shift = table[table["shift"] != "whole window"]
+if not per_shift[per_shift["level"] == "machine"].empty:
+    st.subheader("OEE per shift", anchor=False)
+    st.dataframe(oeeview.shift_pivot(table), key="oee_shifts")
     with st.expander("All per-shift figures"):
-        st.dataframe(
-            table[table["shift"] != "whole window"], hide_index=True, column_config=percent, key="oee_shift_rows"
-        )
+        st.dataframe(oeeview.display_table(per_shift, shifts=True), hide_index=True, key="oee_shift_rows")
 
 left, right = st.columns(2)
 with left:
@@ -64,12 +61,15 @@ with left:
     if pareto.empty:
         st.success("No downtime in the window: every machine ran (or was in planned downtime).")
     else:
-        st.plotly_chart(charts.pareto(pareto, projector=sidebar.projector()), key="oee_pareto")
-        st.dataframe(pareto, hide_index=True, key="oee_pareto_table", column_config={
-            "share": st.column_config.NumberColumn("share", format="percent"),
-            "cumulative": st.column_config.NumberColumn("cumulative", format="percent"),
+        shown, unit = oeeview.pareto_display(pareto)
+        st.plotly_chart(charts.pareto(pareto, projector=sidebar.projector(), unit=unit), key="oee_pareto")
+        st.dataframe(shown, hide_index=True, key="oee_pareto_table", column_config={
+            f"Time ({unit[0]})": st.column_config.NumberColumn(format="%.1f"),
+            "Share": st.column_config.NumberColumn(format="percent"),
+            "Cumulative": st.column_config.NumberColumn(format="percent"),
         })  # fmt: skip
 with right:
     losses = oeeview.losses_table(result.report)
     if not losses.empty:
-        st.plotly_chart(charts.losses(losses, projector=sidebar.projector()), key="oee_losses")
+        unit = oeeview.losses_unit(losses)
+        st.plotly_chart(charts.losses(losses, projector=sidebar.projector(), unit=unit), key="oee_losses")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import charts, data, sidebar, spcview
+from dashboard import charts, data, numbers, sidebar, spcview
 from dashboard.spcview import SOURCE_PARTS, SOURCE_SERIES, Samples
 from smartfactory import spc
 from smartfactory.model import LimitsVersion
@@ -73,21 +73,30 @@ with st.expander("Chart settings", expanded=False):
 chart_settings = spcview.ChartSettings(kind, spc.parse_rules(rule_set), phase1, subgroup, lam, h, k, bucket or "5 min")
 
 active = data.alarms(active_only=True)
+plant = data.plant()
 subject = subject_label = machine = name = ""
 spec = SpecLimits()
+decimals: int | None = None  # of the subject's values (numbers.resolution): every number below follows it
 monitor_mode = False
 if source == SOURCE_SERIES:
     names = [s.series for s in series_infos]
+    # `?series=` takes the display label (the binding below reads it) or the full series id (set here)
+    from_url = spcview.series_from_url(st.query_params.get("series"), names)
+    if from_url is not None:
+        st.session_state["series"] = from_url
+    characteristics = [n for n in names if (sig := plant.signal_for_series(n)) is not None and sig.kind == "quality"]
     series = st.selectbox(
         "Series",
         names,
-        index=spcview.default_series(names, [a.series for a in active]),
+        index=0 if from_url is not None else spcview.default_series(names, [a.series for a in active], characteristics),
         format_func=series_label,
         key="series",
         bind="query-params",
+        help="Part characteristics (one value per part) come first: the lecture starts at the product.",
     )
     assert series is not None
-    subject, subject_label, spec = series, series_label(series), data.plant().spec_for_series(series)
+    subject, subject_label, spec = series, series_label(series), plant.spec_for_series(series)
+    decimals = numbers.resolution(plant.signal_for_series(series))
     if kind in spcview.VARIABLE_CHARTS:
         mode = st.radio(
             "Limits from",
@@ -110,7 +119,8 @@ elif source == SOURCE_PARTS:
     )
     assert chosen_pair is not None
     machine, name = chosen_pair
-    subject, spec = f"{machine} part {name}", data.plant().spec_for_part(machine, name)
+    subject, spec = f"{machine} part {name}", plant.spec_for_part(machine, name)
+    decimals = numbers.resolution(plant.signal(machine, name))
     subject_label = f"{line_of(machine)} · {short(machine)} · part {name}"
 else:
     machine = st.selectbox("Machine", sorted({p.machine for p in parts}), format_func=short, key="spc_machine")
@@ -130,12 +140,12 @@ def samples() -> Samples:
 def chart() -> None:
     monitor: LimitsVersion | None = data.monitor_limits(subject) if monitor_mode else None
     try:
-        view, observations, notes = spcview.build(chart_settings, source, samples(), monitor)
+        view, observations, notes = spcview.build(chart_settings, source, samples(), monitor, decimals)
     except spc.SpcError as exc:
         st.warning(f"Cannot draw a {kind} chart of {subject_label} in this window: {exc}")
         return
     st.subheader(f"{kind} · {subject_label}", anchor=False)
-    figure = charts.control_chart(view, projector=sidebar.projector())
+    figure = charts.control_chart(view, projector=sidebar.projector(), decimals=decimals)
     figure.update_layout(uirevision=f"{kind}|{subject}")  # keep the user's zoom across live refreshes
     st.plotly_chart(figure, key="spc_chart")
     flagged = int(view.flagged.sum())
@@ -143,23 +153,41 @@ def chart() -> None:
     m1.metric("Points", f"{view.main.n:,}")
     m2.metric("Flagged points", f"{flagged:,}")
     centre = view.main.center
-    m3.metric("Centre", f"{float(np.mean(view.main.center_line)):.4g}" + ("" if np.isscalar(centre) else " (varies)"))
-    m4.metric("σ (within)", f"{float(np.mean(view.main.sigma_line)):.4g}")
+    stat = spcview.statistic_decimals(kind, decimals)
+    centre_text = numbers.fmt(float(np.mean(view.main.center_line)), stat)
+    m3.metric("Centre", centre_text + ("" if np.isscalar(centre) else " (varies)"))
+    chart_sigma = float(np.mean(view.main.sigma_line))
+    m4.metric(
+        spcview.sigma_label(kind, monitor is not None),
+        numbers.fmt(chart_sigma, stat),
+        help="The σ the control limits are built on (short-term, within subgroups). The capability study below "
+        "also shows the window's overall σ (sample standard deviation), which includes drift between subgroups.",
+    )
     st.caption(" · ".join([view.limits_note, *notes, window.describe()]))
+    number = st.column_config.NumberColumn(format=numbers.printf(stat))
     if monitor is not None:
-        st.dataframe(spcview.limits_table(data.limits_versions(subject)), hide_index=True, key="spc_limits")
+        st.dataframe(
+            spcview.limits_table(data.limits_versions(subject)),
+            hide_index=True,
+            key="spc_limits",
+            column_config={c: number for c in ("centre", "σ", "LCL", "UCL")},
+        )
     if flagged and st.toggle(f"List the {flagged:,} flagged points and why", key="spc_why"):
-        st.dataframe(violations_table(view.main, view.x), hide_index=True, key="spc_violations")
+        fmt = charts.formats(view.main.chart, decimals)
+        table = violations_table(view.main, view.x, value_format=fmt.value, limit_format=fmt.limit)
+        st.dataframe(table, hide_index=True, key="spc_violations", column_config={"value": number})
     if observations is not None:
-        capability(observations)
+        capability(observations, chart_sigma if monitor is not None else None)
 
 
-def capability(observations: np.ndarray) -> None:
+def capability(observations: np.ndarray, monitor_sigma: float | None) -> None:
+    """The capability study of the window; `monitor_sigma`: the chart's σ when it is the monitor's (said apart)."""
     st.subheader("Capability", anchor=False)
     a, b, c = st.columns(3)
-    lsl = a.number_input("LSL", value=spec.lsl, format="%.4g", key=f"lsl|{subject}")
-    usl = b.number_input("USL", value=spec.usl, format="%.4g", key=f"usl|{subject}")
-    target = c.number_input("Target", value=spec.target, format="%.4g", key=f"target|{subject}")
+    shown = numbers.printf(numbers.input_decimals(decimals, spec.lsl, spec.usl, spec.target))
+    lsl = a.number_input("LSL", value=spec.lsl, format=shown, key=f"lsl|{subject}")
+    usl = b.number_input("USL", value=spec.usl, format=shown, key=f"usl|{subject}")
+    target = c.number_input("Target", value=spec.target, format=shown, key=f"target|{subject}")
     if lsl is None and usl is None:
         where = "" if spec.known else " (its machine announced none)"
         st.info(f"Enter LSL and/or USL to see the capability of {subject_label}{where}.")
@@ -171,16 +199,30 @@ def capability(observations: np.ndarray) -> None:
         st.warning(f"No capability study: {exc}")
         return
     left, right = st.columns([3, 2])
-    left.plotly_chart(
-        charts.capability_figure(observations, cap, SpecLimits(lsl, usl, target), projector=sidebar.projector()),
-        key="spc_capability",
+    figure = charts.capability_figure(
+        observations, cap, SpecLimits(lsl, usl, target), projector=sidebar.projector(), decimals=decimals
     )
-    right.dataframe(spcview.capability_table(cap), hide_index=True, key="spc_indices")
+    left.plotly_chart(figure, key="spc_capability")
+    indices = spcview.capability_table(cap)
+    two = st.column_config.NumberColumn(format="%.2f")  # capability indices: two decimals, as usually reported
+    right.dataframe(
+        indices, hide_index=True, key="spc_indices", column_config={c: two for c in indices.columns if c != "index"}
+    )
     normal = cap.normality
     tested = f"; normality ({normal.test}) p = {normal.p_value:.3g}" if normal.p_value is not None else ""
+    stat = spcview.statistic_decimals(kind, decimals)
+    estimator = spcview.SIGMA_ESTIMATORS.get(kind, "MR̄/d₂")
+    monitor_note = (
+        f"; the control chart above uses the live monitor's σ {numbers.fmt(monitor_sigma, stat)}, learned from "
+        "its own phase I"
+        if monitor_sigma is not None
+        else ""
+    )
     right.caption(
-        f"n = {cap.n}, centre {cap.center:.4g}, σ within {cap.sigma_within:.4g}, "
-        f"σ overall {cap.sigma_overall:.4g}{tested}"
+        f"n = {cap.n}, centre {numbers.fmt(cap.center, stat)}. Two σ of this window: **σ within** "
+        f"{numbers.fmt(cap.sigma_within, stat)} ({estimator}, short-term: Cp, Cpk) and **σ overall** "
+        f"{numbers.fmt(cap.sigma_overall, stat)} (sample standard deviation s, long-term: Pp, Ppk)"
+        f"{monitor_note}{tested}"
     )
     for warning in cap.warnings:
         right.warning(warning)

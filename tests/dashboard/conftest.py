@@ -178,6 +178,7 @@ def dashboard_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     monkeypatch.setenv("SMARTFACTORY_STORE", f"sqlite:///{path}")
     monkeypatch.setenv("SMARTFACTORY_SIM__DIR", str(sims))
     monkeypatch.setenv("SMARTFACTORY_MQTT_URL", f"mqtt://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("SMARTFACTORY_SPC__PHASE1_POINTS", str(PHASE1))  # the seed's arithmetic, whatever the default
     st.cache_resource.clear()
     st.cache_data.clear()
     yield path

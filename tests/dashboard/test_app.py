@@ -6,7 +6,9 @@ from the dashboard's own helpers.
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,18 @@ def metrics(app: AppTest) -> dict[str, str]:
 
 def texts(elements: Any) -> str:
     return "\n".join(str(e.value) for e in elements)
+
+
+READING = re.compile(
+    r'<div class="sf-reading( sf-alarmed)?"><div class="sf-label">(?:<span[^>]*>⚠</span> )?(.*?)</div>'
+    r'<div class="sf-value"[^>]*>(.*?)</div></div>'
+)
+
+
+def readings(app: AppTest) -> list[tuple[str, str, bool]]:
+    """The overview tiles' readings (sensor, value text, alarmed) in page order, from their HTML grids."""
+    bodies = [str(h.proto.body) for h in app.get("html")]
+    return [(html.unescape(m[2]), html.unescape(m[3]), bool(m[1])) for body in bodies for m in READING.finditer(body)]
 
 
 def figure(app: AppTest, index: int = 0) -> dict[str, Any]:
@@ -113,10 +127,13 @@ def test_overview_shows_tiles_by_line_with_state_oee_readings_and_alarms(dashboa
     imm_oee = 30 * IMM_CYCLE_S / ((UNTIL - (T0 - 600_000)) / 1000)
     oee_values = [m.value for m in app.metric if m.label == "OEE (window)"]
     assert oee_values == [f"{cnc_oee * 100:.1f} %", f"{imm_oee * 100:.1f} %"]
-    labels = [m.label for m in app.metric]
-    assert ":red[:material/warning:] spindle_temp" in labels  # the alarmed sensor is marked
+    tile = {sensor: (value, alarmed) for sensor, value, alarmed in readings(app)}
+    assert tile["spindle_temp"][1]  # the alarmed sensor is marked
+    assert not tile["power"][1]
     power = values_of(f"{CNC}/telemetry/power", dashboard_store)[-1]
-    assert metrics(app)["power"] == f"{power:.4g} kW"
+    assert tile["power"][0] == f"{power:.4g} kW"  # power declares no decimals and no spec: four digits
+    temp = values_of(TEMP, dashboard_store)[-1]
+    assert tile["spindle_temp"][0] == f"{temp:.2f} °C"  # spec 58-66 °C: a hundredth of 8 °C needs 2 decimals
 
 
 # ------------------------------------------------------------------------------------------ machine
@@ -159,8 +176,9 @@ def test_spc_opens_on_the_alarmed_series_with_the_live_monitors_limits(dashboard
     x = values_of(TEMP, dashboard_store)
     centre, sigma = x[:50].mean(), sigma_mr(x[:50])  # settings.spc.phase1_points = 50
     shown = metrics(app)
-    assert shown["Centre"] == f"{centre:.4g}"
-    assert shown["σ (within)"] == f"{sigma:.4g}"
+    # spindle_temp's spec 58-66 °C gives its values 2 decimals (a hundredth of the tolerance), statistics 3
+    assert shown["Centre"] == f"{centre:.3f}"
+    assert shown["σ of the chart (live monitor's)"] == f"{sigma:.3f}"
     assert "learned from the first 50 readings" in texts(app.caption)
     spec = figure(app)
     violations = next(t for t in spec["data"] if str(t.get("name", "")).startswith("violations"))
@@ -168,7 +186,7 @@ def test_spc_opens_on_the_alarmed_series_with_the_live_monitors_limits(dashboard
     assert beyond.size >= 1
     hover = "\n".join(violations["hovertext"])
     assert hover.count("WE1: 1 point beyond the 3σ limits") >= beyond.size
-    assert f"70 is above the UCL {centre + 3 * sigma:.4g}" in hover  # says which rule and why
+    assert f"70.00 is above the UCL {centre + 3 * sigma:.3f}" in hover  # says which rule and why
     assert any(str(t.get("name", "")).startswith("MR violations") for t in spec["data"])  # companion chart
 
 
@@ -182,8 +200,8 @@ def test_spc_phase_one_in_the_window_and_an_xbar_r_chart(dashboard_store: Path) 
     sigma = float(np.mean(groups.max(axis=1) - groups.min(axis=1)) / d2_5)
     shown = metrics(app)
     assert shown["Points"] == str(N // 5)
-    assert shown["Centre"] == f"{groups.mean():.4g}"
-    assert shown["σ (within)"] == f"{sigma:.4g}"
+    assert shown["Centre"] == f"{groups.mean():.3f}"
+    assert shown["σ of the chart (R̄/d₂)"] == f"{sigma:.3f}"
     titles = {a["text"] for a in figure(app)["layout"]["annotations"]}
     assert {"Subgroup means (X̄)", "Subgroup ranges (R)", "phase I"} <= titles
 
@@ -237,7 +255,7 @@ def test_alarms_page_lists_active_and_past_alarms_and_the_detection_report(dashb
     headers = [h.value for h in app.header]
     assert "Active alarms (1)" in headers
     assert "Past alarms in the window (1)" in headers
-    active = app.dataframe[0].value
+    active = app.table[0].value
     assert list(active["sensor"]) == ["spindle_temp"]
     assert list(active["status"]) == ["active"]
     shown = metrics(app)
@@ -295,12 +313,14 @@ def test_oee_page_figures_and_pareto(dashboard_store: Path) -> None:
     assert shown["Quality (plant)"] == f"{ideal_good / ideal_total * 100:.1f} %"
     assert shown["OEE (plant)"] == f"{ideal_good / planned * 100:.1f} %"
     table = app.dataframe[0].value
-    machines = table[table["level"] == "machine"].set_index("name")
-    assert machines.loc["cnc-01", "scrap"] == len(SCRAP)
+    machines = table[table["Level"] == "machine"].set_index("Name")
+    assert machines.loc["cnc-01", "Scrap"] == str(len(SCRAP))
+    assert machines.loc["cnc-01", "Run time"] == f"{cnc_run / 60:.1f} min"  # under 2 h: minutes, not 0.98 h
+    assert machines.loc["cnc-01", "Breakdowns"] == "1"
     pareto = app.dataframe[-1].value
-    assert set(pareto["cause"]) == {"down: breakdown", "setup: changeover"}
-    assert pareto["hours"].sum() == pytest.approx(2 / 60)
-    assert pareto["cumulative"].iloc[-1] == pytest.approx(1.0)
+    assert set(pareto["Cause"]) == {"down: breakdown", "setup: changeover"}
+    assert pareto["Time (min)"].sum() == pytest.approx(2.0)  # two 1-minute stops, in minutes
+    assert pareto["Cumulative"].iloc[-1] == pytest.approx(1.0)
 
 
 def test_oee_per_shift(dashboard_store: Path) -> None:
@@ -320,7 +340,9 @@ def test_data_page_shows_the_series_and_offers_the_csv(dashboard_store: Path) ->
     x = values_of(TEMP, dashboard_store)
     shown = metrics(app)
     assert shown["Rows"] == str(N)
-    assert shown["Max"] == f"{x.max():.4g} °C"
+    assert shown["Max"] == f"{x.max():.2f} °C"  # spec 58-66 °C: 2 decimals
+    assert shown["Min"] == f"{x.min():.2f} °C"
+    assert shown["Mean"] == f"{x.mean():.3f} °C"  # a statistic: one decimal more
     assert len(app.get("download_button")) == 1
 
 

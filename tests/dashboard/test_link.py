@@ -115,7 +115,7 @@ def test_acknowledging_in_the_ui_reaches_the_store_through_ingestion(
         assert acked is not None
         assert acked.acked_by == "lecturer"
         app.run()
-        table = app.dataframe[0].value
+        table = app.table[0].value  # the active alarms
         assert list(table["status"]) == ["acknowledged"]
         assert list(table["acknowledged by"]) == ["lecturer"]
     finally:

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import alarmview, csvexport, oeeview, spcview, tiles, timewin
+from dashboard import alarmview, csvexport, numbers, oeeview, spcview, tiles, timewin
 from smartfactory import kpi, spc
 from smartfactory.ingest.monitor import MonitorStage
 from smartfactory.model import Alarm, LimitsVersion, Reading, StateChange
+from smartfactory.wire import SignalInfo
 
 M = "acme/plant1/machining/line-1/cnc-01"
 HOUR = 3_600_000
@@ -199,3 +200,102 @@ def test_csv_matches_the_export_format() -> None:
     lines = csvexport.aggregates_csv(agg, "s", None).decode().splitlines()
     assert lines[0] == "topic,bucket_start,mean,min,max,count,unit"
     assert lines[2] == "s,1970-01-01T00:00:02.500Z,2.0,1.0,3.0,4,"
+
+
+# ------------------------------------------------------------------------------------------ readable numbers
+
+
+def test_numbers_follow_the_declared_resolution_or_the_spec_width() -> None:
+    assert numbers.decimals_from_spec(24.985, 25.015) == 4  # a hundredth of 0.03 mm is 0.0003 mm
+    assert numbers.decimals_from_spec(495.0, 509.0) == 1  # 0.14 g
+    assert numbers.decimals_from_spec(0.0, 100.0) == 0
+    assert numbers.decimals_from_spec(None, 1.0) is None
+    declared = SignalInfo(kind="quality", unit="mm", lsl=24.985, usl=25.015, decimals=3)
+    assert numbers.resolution(declared) == 3  # what the machine says wins
+    assert numbers.resolution(SignalInfo(kind="quality", lsl=24.985, usl=25.015)) == 4
+    assert numbers.resolution(SignalInfo(kind="process")) is None
+    assert numbers.fmt(24.99612, 4, "mm") == "24.9961 mm"
+    assert numbers.fmt(25.0, 4, "mm") == "25.0000 mm"  # the resolution shows, "25 mm" hides it
+    assert numbers.fmt(9000.4, 0, "rpm") == "9,000 rpm"
+    assert numbers.fmt(12000.4) == "12,000"
+    assert numbers.fmt(61.234567) == "61.23"  # nothing known: four significant digits
+    assert numbers.fmt(-0.00004, 3) == "0.000"  # no "-0.000"
+    assert numbers.fmt(None) == numbers.fmt(float("nan"), 2) == "—"
+    assert numbers.fmt_stat(25.00004, 4, "mm") == "25.00004 mm"
+    assert (numbers.fmt_declared(25.015), numbers.fmt_declared(495.0), numbers.fmt_declared(1e-5)) == (
+        "25.015",
+        "495",
+        "0.00001",
+    )
+    assert numbers.input_decimals(4, 25.015, None) == 4
+    assert numbers.input_decimals(None, 0.25) == 2
+    assert numbers.input_decimals(None) is None
+    assert numbers.printf(3) == "%.3f"
+
+
+def test_readings_grid_and_alarm_rate() -> None:
+    grid = tiles.readings_html(
+        [tiles.ReadingTile("dia<meter>", 24.9961, "mm", True, 4), tiles.ReadingTile("speed", 9000.0, "rpm", False, 0)]
+    )
+    assert '<div class="sf-value" style="--sf-chars: 10">24.9961 mm</div>' in grid
+    assert "dia&lt;meter&gt;" in grid  # escaped
+    assert grid.count("sf-alarmed") == 1
+    alarms = [Alarm(str(i), f"{M}/telemetry/t", ts, ("WE1",), 1.0) for i, ts in enumerate([0, 10, HOUR, 2 * HOUR])]
+    rate = tiles.alarm_rate(alarms, since_ms=0, until_ms=2 * HOUR, oldest_ms=None, budget_per_hour=1.0)
+    assert (rate.count, rate.hours, rate.per_hour, rate.within_budget) == (3, 2.0, 1.5, False)
+    young = tiles.alarm_rate(alarms, since_ms=0, until_ms=2 * HOUR, oldest_ms=HOUR, budget_per_hour=5.0)
+    assert (young.hours, young.per_hour, young.within_budget) == (1.0, 3.0, True)  # data only from 1 h on
+    empty = tiles.alarm_rate([], since_ms=5, until_ms=5, oldest_ms=None, budget_per_hour=1.0)
+    assert (empty.per_hour, empty.within_budget) == (None, None)
+
+
+def test_oee_tables_read_like_a_report() -> None:
+    assert oeeview.duration_unit([0.0556, 1.9]) == ("min", 60.0)
+    assert oeeview.duration_unit([0.5, 2.0]) == ("h", 1.0)
+    assert oeeview.fmt_duration(0.0556, ("min", 60.0)) == "3.3 min"
+    assert oeeview.fmt_duration(None, ("h", 1.0)) == "—"
+    raw = pd.DataFrame(
+        [
+            {"shift": "whole window", "level": "machine", "name": "cnc-01", "availability": 0.9, "performance": None,
+             "quality": float("nan"), "oee": None, "parts": 0, "scrap": 0, "run_h": 0.9, "planned_h": 1.0,
+             "failures": 2, "perf_capped": False},
+        ]
+    )  # fmt: skip
+    shown = oeeview.display_table(raw)
+    assert list(shown.columns) == [
+        "Level", "Name", "Availability", "Performance", "Quality", "OEE", "Parts", "Scrap", "Run time",
+        "Planned time", "Breakdowns",
+    ]  # fmt: skip
+    row = shown.iloc[0]
+    assert (row["Availability"], row["Performance"], row["Quality"], row["OEE"]) == ("90.0 %", "—", "—", "—")
+    assert (row["Run time"], row["Planned time"]) == ("54.0 min", "60.0 min")
+    capped = oeeview.display_table(raw.assign(perf_capped=True))
+    assert list(capped["Performance capped"]) == ["yes"]
+    line = "machining/line-1"
+    changes = [StateChange(M, 0, "running", None, line), StateChange(M, 60_000, "idle", None, line)]
+    pareto = oeeview.downtime_pareto(kpi.intervals_from_changes(changes, 180_000), 0, 180_000)
+    assert list(pareto["cause"]) == ["idle: no reason given"]
+    table, unit = oeeview.pareto_display(pareto)
+    assert unit == ("min", 60.0)
+    assert list(table["Time (min)"]) == pytest.approx([2.0])
+
+
+def test_alarm_table_is_text_without_none() -> None:
+    cleared = Alarm("c", f"{M}/telemetry/diameter", 3000, ("WE1",), 25.00291, False, "WE1: beyond", 4000)
+    active = Alarm("a", f"{M}/telemetry/temp", 5000, ("WE2",), 61.2345, message="")
+    table = alarmview.table([cleared, active], lambda s: 4 if s.endswith("diameter") else None)
+    assert list(table["value"]) == ["61.23", "25.0029"]
+    assert list(table["message"]) == ["WE2", "WE1: beyond"]  # no message: the rule ids
+    assert list(table["acknowledged by"]) == ["—", "—"]
+    assert list(table["cleared (UTC)"]) == ["—", "1970-01-01 00:00:04"]
+    assert alarmview.message_width(table) == round(len("WE1: beyond") * alarmview.PX_PER_CHAR + alarmview.PX_PADDING)
+
+
+def test_default_series_prefers_a_part_characteristic_and_links_take_ids() -> None:
+    names = ["a/temp", "b/diameter", "c/fill_weight", "d/power"]
+    assert spcview.default_series(names, ["d/power"], ["b/diameter", "c/fill_weight"]) == 1  # first characteristic
+    assert spcview.default_series(names, ["c/fill_weight", "d/power"], ["b/diameter", "c/fill_weight"]) == 2
+    assert spcview.default_series(names, ["d/power"], []) == 3  # no characteristic: the alarmed series
+    assert spcview.series_from_url("b/diameter", names) == "b/diameter"
+    assert spcview.series_from_url("machining · b · diameter", names) is None  # a label: the widget reads it
+    assert spcview.series_from_url(None, names) is None

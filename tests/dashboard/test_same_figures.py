@@ -87,11 +87,12 @@ def test_oee_page_and_cli_give_identical_figures(dashboard_store: Path, calendar
     by_cli = {(r["level"], r["name"]): r for r in whole_rows(cli["rows"])}
     short = {CNC: "cnc-01", IMM: "imm-01"}
     assert len(table) == len(by_cli) == 2 + 2 + 1
+    titles = dict(zip(RATIOS, ("Availability", "Performance", "Quality", "OEE"), strict=True))
     for (level, name), row in by_cli.items():
-        shown = table[(table["level"] == level) & (table["name"] == short.get(name, name))].iloc[0]
-        for ratio in RATIOS:
-            assert shown[ratio] == pytest.approx(row[ratio], abs=1e-12), (level, name, ratio)
-        assert (shown["parts"], shown["scrap"]) == (row["total_count"], row["scrap_count"])
+        shown = table[(table["Level"] == level) & (table["Name"] == short.get(name, name))].iloc[0]
+        for ratio in RATIOS:  # the command's figure, as the page prints it (the computation is compared above)
+            assert shown[titles[ratio]] == f"{row[ratio] * 100:.1f} %", (level, name, ratio)
+        assert (shown["Parts"], shown["Scrap"]) == (f"{row['total_count']:,}", f"{row['scrap_count']:,}")
     plant = by_cli[("plant", "Test plant")]
     shown = metrics(app)
     assert shown["OEE (plant)"] == f"{plant['oee'] * 100:.1f} %"
@@ -110,7 +111,7 @@ def test_a_machine_without_ideal_cycle_time_is_left_out_and_named_by_both(dashbo
     warning = texts(app.warning)
     assert "No ideal cycle time for cnc-01" in warning
     assert "ideal_cycle_s" in warning
-    assert set(app.dataframe[0].value["name"]) == {"imm-01", "moulding/line-2", "Test plant"}
+    assert set(app.dataframe[0].value["Name"]) == {"imm-01", "moulding/line-2", "Test plant"}
 
 
 # ------------------------------------------------------------------------------------------ stored limits
@@ -134,10 +135,10 @@ def test_spc_page_shows_the_limits_the_monitor_stored(dashboard_store: Path) -> 
     app = open_page("spc")
     assert app.selectbox(key="series").value == TEMP
     shown = metrics(app)
-    assert shown["Centre"] == "61"
-    assert shown["σ (within)"] == "0.25"
+    assert shown["Centre"] == "61.000"  # spindle_temp's values carry 2 decimals (spec 58-66 °C), statistics 3
+    assert shown["σ of the chart (live monitor's)"] == "0.250"
     annotations = {a["text"] for a in figure(app)["layout"]["annotations"]}
-    assert {"CL 61", "UCL 61.62", "LCL 60.38"} <= annotations  # 61 ± 2.5 × 0.25, the stored width
+    assert {"CL 61.000", "UCL 61.625", "LCL 60.375"} <= annotations  # 61 ± 2.5 × 0.25, the stored width
     assert "as stored (version 2" in texts(app.caption)
     limits = app.dataframe[0].value  # the stored versions, newest first
     assert list(limits["version"]) == [2, 1]
