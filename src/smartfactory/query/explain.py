@@ -7,6 +7,8 @@ bucket of points (so no spike disappears) plus every flagged point, up to a budg
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -22,11 +24,19 @@ def _g(value: float) -> str:
     return f"{value:.4g}"
 
 
+Formatter = Callable[[float], str]
+
+
 class Explainer:
     """Reasons for the flagged points of one chart; run lengths are computed once, vectorised."""
 
-    def __init__(self, chart: ControlChart) -> None:
+    def __init__(self, chart: ControlChart, value_format: Formatter = _g, limit_format: Formatter = _g) -> None:
+        """`value_format` writes a plotted value, `limit_format` a centre, limit or zone line (default: four
+        significant digits; the dashboard passes the characteristic's resolution). CUSUM sums are in standard
+        errors, not in the data's unit: they keep four significant digits."""
         self.chart = chart
+        self._v = value_format
+        self._l = limit_format
         x, z = chart.statistics, chart.zones
         self.above = run_length(np.asarray(x > z.center, dtype=np.bool_))
         self.below = run_length(np.asarray(x < z.center, dtype=np.bool_))
@@ -47,14 +57,14 @@ class Explainer:
         text = RULE_DESCRIPTIONS.get(rule, rule)
         if rule in ("WE1", "N1"):
             limit = float(z.hi3[i] if up else z.lo3[i])
-            detail = f"{_g(v)} is {side} the {'UCL' if up else 'LCL'} {_g(limit)}"
+            detail = f"{self._v(v)} is {side} the {'UCL' if up else 'LCL'} {self._l(limit)}"
         elif rule in ("WE2", "N5"):
-            detail = f"{sign}2σ line at {_g(float(z.hi2[i] if up else z.lo2[i]))}"
+            detail = f"{sign}2σ line at {self._l(float(z.hi2[i] if up else z.lo2[i]))}"
         elif rule in ("WE3", "N6"):
-            detail = f"{sign}1σ line at {_g(float(z.hi1[i] if up else z.lo1[i]))}"
+            detail = f"{sign}1σ line at {self._l(float(z.hi1[i] if up else z.lo1[i]))}"
         elif rule in ("WE4", "N2"):
             run = int(self.above[i] if up else self.below[i])
-            detail = f"{run} points in a row {side} the centre {_g(c)}"
+            detail = f"{run} points in a row {side} the centre {self._l(c)}"
         elif rule == "N3":
             rising = self.rising[i] >= self.falling[i]
             run = int(max(self.rising[i], self.falling[i])) + 1
@@ -62,7 +72,7 @@ class Explainer:
         elif rule == "N4":
             detail = "the last 14 points alternate up and down"
         elif rule == "N7":
-            detail = f"the last 15 points all lie within {_g(float(z.lo1[i]))} … {_g(float(z.hi1[i]))}"
+            detail = f"the last 15 points all lie within {self._l(float(z.lo1[i]))} … {self._l(float(z.hi1[i]))}"
         elif rule == "N8":
             detail = "the last 8 points all lie beyond ±1σ, on both sides"
         else:
@@ -79,8 +89,8 @@ class Explainer:
             return f"CUSUM: C⁻ = {_g(-float(chart.lower[i]))} exceeds h = {_g(h)} (sustained downward shift)"
         z, lo, hi = float(chart.statistics[i]), float(chart.lcl_line[i]), float(chart.ucl_line[i])
         if z > hi:
-            return f"EWMA: z = {_g(z)} is above its upper limit {_g(hi)} (sustained upward shift)"
-        return f"EWMA: z = {_g(z)} is below its lower limit {_g(lo)} (sustained downward shift)"
+            return f"EWMA: z = {self._v(z)} is above its upper limit {self._l(hi)} (sustained upward shift)"
+        return f"EWMA: z = {self._v(z)} is below its lower limit {self._l(lo)} (sustained downward shift)"
 
     def why(self, i: int) -> list[str]:
         """Every reason point i (0-based) is flagged; empty when it is not."""
@@ -135,11 +145,17 @@ def plot_indices(values: npt.ArrayLike, budget: int) -> IntArray:
     return np.unique(keep[keep < n]).astype(np.int64)
 
 
-def violations_table(chart: ControlChart, times: npt.ArrayLike, limit: int = 500) -> pd.DataFrame:
-    """The first `limit` flagged points: time, plotted value, rule ids and why."""
+def violations_table(
+    chart: ControlChart,
+    times: npt.ArrayLike,
+    limit: int = 500,
+    value_format: Formatter = _g,
+    limit_format: Formatter = _g,
+) -> pd.DataFrame:
+    """The first `limit` flagged points: time, plotted value, rule ids and why (numbers as `Explainer` writes them)."""
     flagged = chart.flags.any() if chart.signal is None else chart.signal
     idx = np.flatnonzero(flagged)[:limit]
-    explainer = Explainer(chart)
+    explainer = Explainer(chart, value_format, limit_format)
     t = np.asarray(times)
     return pd.DataFrame(
         {

@@ -12,7 +12,7 @@ Import this module only where a figure is drawn: it imports plotly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,12 +22,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from smartfactory.query.explain import Explainer, marker_indices, plot_indices
+from smartfactory.query.explain import Explainer, Formatter, marker_indices, plot_indices
 from smartfactory.spc.chart import ChartPair, ControlChart
 
 MAX_LINE_POINTS = 2400  # min and max of 1,200 buckets: more than a chart's width in pixels
 MAX_MARKERS = 600
-MAX_LABELS = 60
 VIOLATIONS_TRACE = "violations"
 
 #: Panel titles by `ControlChart.chart`.
@@ -56,6 +55,26 @@ ZONE_FILL = {1: "rgba(46,158,68,0.07)", 2: "rgba(224,168,0,0.09)", 3: "rgba(214,
 OBSERVED = "rgba(128,128,128,0.55)"
 
 
+def _g(value: float) -> str:
+    return f"{value:.4g}"
+
+
+@dataclass(frozen=True)
+class NumberFormats:
+    """How a panel writes its numbers: `value` a plotted point (hover), `limit` its centre line, control limits
+    and zone lines (labels and hover reasons). Default: four significant digits; the dashboard passes the
+    characteristic's resolution (a value to its declared decimals, a limit one decimal more)."""
+
+    value: Formatter = _g
+    limit: Formatter = _g
+
+
+#: Labels of flagged points: two labels are at least this share of the x range apart per character of the longer
+#: one (9 px a character on a 720 px wide plot, enough for 13 px text), so neighbouring rule ids never print
+#: over each other; larger fonts need a larger share (`control_chart(label_gap=…)`).
+LABEL_GAP_PER_CHAR = 1 / 80
+
+
 def chart_title(chart: ControlChart) -> str:
     return TITLES.get(chart.chart, chart.chart)
 
@@ -74,20 +93,22 @@ class Decor:
 
     shapes: list[dict[str, Any]] = field(default_factory=list)
     annotations: list[dict[str, Any]] = field(default_factory=list)
+    fmt: Callable[[float], str] = _g  # the number in a line's label ("UCL 25.0131")
 
     @staticmethod
     def axes(row: int) -> tuple[str, str]:
         return ("x", "y") if row == 1 else (f"x{row}", f"y{row}")
 
-    def hline(self, y: float, row: int, color: str, dash: str, label: str) -> None:
+    def hline(self, y: float, row: int, color: str, dash: str, label: str, text: str | None = None) -> None:
+        """A horizontal line across a panel, labelled `text` (default: `label` and `y` written by `fmt`)."""
         xa, ya = self.axes(row)
         line = {"color": color, "dash": dash, "width": 1.5}
         self.shapes.append(
             {"type": "line", "xref": f"{xa} domain", "yref": ya, "x0": 0, "x1": 1, "y0": y, "y1": y, "line": line}
         )
         self.annotations.append(
-            {"xref": f"{xa} domain", "yref": ya, "x": 1, "y": y, "text": f"{label} {y:.4g}", "showarrow": False,
-             "xanchor": "right", "yanchor": "bottom", "font": {"color": color}}
+            {"xref": f"{xa} domain", "yref": ya, "x": 1, "y": y, "text": text or f"{label} {self.fmt(y)}",
+             "showarrow": False, "xanchor": "right", "yanchor": "bottom", "font": {"color": color}}
         )  # fmt: skip
 
     def vline(self, x: float, color: str, dash: str, label: str) -> None:
@@ -128,6 +149,7 @@ class Panel:
 
     chart: ControlChart
     x: npt.NDArray[Any]
+    formats: NumberFormats = field(default_factory=NumberFormats)
 
 
 def _is_time(x: npt.NDArray[Any]) -> bool:
@@ -167,7 +189,9 @@ def _zones(fig: go.Figure, decor: Decor, chart: ControlChart, x: Any, idx: npt.N
         )  # fmt: skip
 
 
-def _limits(fig: go.Figure, decor: Decor, chart: ControlChart, x: Any, idx: npt.NDArray[np.int64], row: int) -> None:
+def _limits(
+    fig: go.Figure, decor: Decor, chart: ControlChart, x: Any, idx: npt.NDArray[np.int64], row: int, fmt: Formatter
+) -> None:
     for line, color, dash, label in (
         (chart.center_line, CENTER, "solid", "CL"),
         (chart.ucl_line, LIMIT, "dash", "UCL" if chart.chart != "cusum" else "+h"),
@@ -178,7 +202,7 @@ def _limits(fig: go.Figure, decor: Decor, chart: ControlChart, x: Any, idx: npt.
             continue
         value = _constant(line)
         if value is not None:
-            decor.hline(value, row, color, dash, label)
+            decor.hline(value, row, color, dash, label, f"{label} {fmt(value)}")
         else:
             _step(fig, x[idx], line[idx], row, color, dash, label)
 
@@ -189,13 +213,56 @@ def _where(x: npt.NDArray[Any], idx: npt.NDArray[np.int64]) -> list[str]:
     return [f"point {v:g}" for v in np.asarray(x[idx], dtype=np.float64)]
 
 
-def _violations(fig: go.Figure, chart: ControlChart, x: npt.NDArray[Any], row: int, name: str, label: bool) -> int:
+def spaced_labels(
+    idx: npt.NDArray[np.int64], x: npt.NDArray[Any], labels: Sequence[str], gap_per_char: float = LABEL_GAP_PER_CHAR
+) -> list[str]:
+    """The labels to print beside the flagged points `idx` (positions, ascending; `labels`: each point's rule ids,
+    comma-separated). Within a run of consecutive flagged points a point is labelled only with the rules that
+    start there (a run of WE4 is labelled once, at its first point; "WE1" where a point of it also leaves the
+    limits), and a label closer to the previous printed one than `gap_per_char` of the x range per character is
+    left blank. Every point keeps its ring and its hover text with all its rules; the labels never print over
+    each other ("WE4WE4WE4")."""
+    if idx.size == 0:
+        return []
+    pos = np.asarray(x[idx], dtype="datetime64[ms]").astype(np.int64) if _is_time(x) else np.asarray(x[idx], float)
+    full = np.asarray(x, dtype="datetime64[ms]").astype(np.int64) if _is_time(x) else np.asarray(x, float)
+    span = float(np.nanmax(full) - np.nanmin(full)) if full.size > 1 else 1.0
+    span = span if span > 0 else 1.0
+    out: list[str] = []
+    last_pos: float | None = None
+    last_text = ""
+    before: list[str] = []
+    for k, (i, label) in enumerate(zip(idx, labels, strict=True)):
+        rules = [r for r in label.split(", ") if r]
+        continues = k > 0 and int(idx[k - 1]) == int(i) - 1
+        text = ", ".join(r for r in rules if r not in before) if continues else ", ".join(rules)
+        before = rules
+        gap = gap_per_char * span * (max(len(text), len(last_text)) + 1)
+        crowded = last_pos is not None and float(pos[k]) - last_pos < gap
+        if crowded or not text:
+            out.append("")
+            continue
+        out.append(text)
+        last_pos, last_text = float(pos[k]), text
+    return out
+
+
+def _violations(
+    fig: go.Figure,
+    chart: ControlChart,
+    x: npt.NDArray[Any],
+    row: int,
+    name: str,
+    formats: NumberFormats,
+    label_gap: float = LABEL_GAP_PER_CHAR,
+) -> int:
     flagged = chart.flags.any() if chart.signal is None else chart.signal
     total = int(flagged.sum())
     if total == 0:
         return 0
     idx = marker_indices(flagged, MAX_MARKERS)
-    explainer = Explainer(chart)
+    limit = formats.limit if chart.chart != "cusum" else _g
+    explainer = Explainer(chart, formats.value if chart.chart != "cusum" else _g, limit)
     y = chart.statistics
     if chart.chart == "cusum" and chart.upper is not None and chart.lower is not None:
         y = np.where(chart.upper > -chart.lower, chart.upper, chart.lower)  # the side that signalled
@@ -205,11 +272,13 @@ def _violations(fig: go.Figure, chart: ControlChart, x: npt.NDArray[Any], row: i
     else:
         labels = [chart.chart.upper()] * idx.size
     where = _where(x, idx)
-    hover = [f"<b>{t}</b><br>value {y[i]:.4g}<br>{r}" for t, i, r in zip(where, idx, reasons, strict=True)]
+    value = formats.value if chart.chart != "cusum" else _g
+    hover = [f"<b>{t}</b><br>value {value(float(y[i]))}<br>{r}" for t, i, r in zip(where, idx, reasons, strict=True)]
+    shown = spaced_labels(idx, x, labels, label_gap)
     fig.add_trace(
         go.Scatter(
-            x=x[idx], y=y[idx], mode="markers+text" if label and idx.size <= MAX_LABELS else "markers",
-            name=f"{name} ({total})", text=labels, textposition="top center",
+            x=x[idx], y=y[idx], mode="markers+text" if any(shown) else "markers",
+            name=f"{name} ({total})", text=shown, textposition="top center",
             textfont={"color": VIOLATION}, hovertext=hover, hoverinfo="text",
             marker={"color": VIOLATION, "size": 11, "symbol": "circle-open-dot",
                     "line": {"width": 2.5, "color": VIOLATION}},
@@ -219,7 +288,10 @@ def _violations(fig: go.Figure, chart: ControlChart, x: npt.NDArray[Any], row: i
     return total
 
 
-def _panel(fig: go.Figure, decor: Decor, chart: ControlChart, x: npt.NDArray[Any], row: int) -> int:
+def _panel(
+    fig: go.Figure, decor: Decor, panel: Panel, x: npt.NDArray[Any], row: int, label_gap: float = LABEL_GAP_PER_CHAR
+) -> int:
+    chart = panel.chart
     n = chart.n
     idx = plot_indices(chart.statistics, MAX_LINE_POINTS)
     if chart.chart != "ewma":
@@ -244,9 +316,10 @@ def _panel(fig: go.Figure, decor: Decor, chart: ControlChart, x: npt.NDArray[Any
                        marker={**marker, "color": STATISTIC}, line={"width": 1.5, "color": STATISTIC}),
             row=row, col=1,
         )  # fmt: skip
-    _limits(fig, decor, chart, x, idx, row)
+    _limits(fig, decor, chart, x, idx, row, panel.formats.limit if chart.chart != "cusum" else _g)
     label = VIOLATIONS_TRACE if row == 1 else f"{chart.chart.upper()} {VIOLATIONS_TRACE}"
-    return _violations(fig, chart, x, row, label, label=row == 1)
+    # the companion (MR, R, S) labels its flagged points too: a ring without a rule id explains nothing
+    return _violations(fig, chart, x, row, label, panel.formats, label_gap)
 
 
 def height(panels: int) -> int:
@@ -260,11 +333,13 @@ def control_chart(
     phase1_span: tuple[Any, Any] | None = None,
     title: str = "",
     layout: Mapping[str, Any] | None = None,
+    label_gap: float = LABEL_GAP_PER_CHAR,
 ) -> go.Figure:
     """The chart (and its MR/R/S companion below it): zones, limits, the phase I band, violation markers.
 
     `phase1_span` is the (first, last) x of the phase I points; `layout` replaces the default layout (white
-    template, `height(len(panels))`), e.g. the dashboard's projector-aware one."""
+    template, `height(len(panels))`), e.g. the dashboard's projector-aware one; `label_gap` spaces the rule labels
+    of flagged points (`spaced_labels`)."""
     fig = make_subplots(
         rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
         row_heights=[0.68, 0.32] if len(panels) == 2 else [1.0] * len(panels),
@@ -273,7 +348,7 @@ def control_chart(
     decor = Decor()
     for row, panel in enumerate(panels, start=1):
         x = np.asarray(panel.x)
-        _panel(fig, decor, panel.chart, x, row)
+        _panel(fig, decor, panel, x, row, label_gap)
         if phase1_span is not None:
             x0, x1 = (pd.Timestamp(t) if _is_time(x) else t for t in phase1_span)
             decor.vband(x0, x1, row, PHASE1, "phase I" if row == 1 else None)

@@ -10,6 +10,8 @@ may then compute its own, and must say so (`computed_note`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from smartfactory.model import LimitsVersion
 from smartfactory.storage import Storage
 from smartfactory.wire import format_ts
@@ -31,15 +33,20 @@ def all_stored_limits(store: Storage) -> dict[str, LimitsVersion]:
     return {v.series: v for v in store.read_limits()}
 
 
-def describe(version: LimitsVersion) -> str:
-    """One sentence: where the limits came from and since when they are in use."""
+def _g(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def describe(version: LimitsVersion, fmt: Callable[[float], str] = _g) -> str:
+    """One sentence: where the limits came from and since when they are in use (centre and σ written by `fmt`,
+    default four significant digits)."""
     if version.source == "learned":
         origin = f"learned from the first {version.n} readings of the series (centre = mean, σ = MR̄/1.128)"
     else:
         origin = f"{version.source} limits"
     return (
         f"Limits of the live monitor, as stored (version {version.version}, in use since {format_ts(version.ts_ms)}): "
-        f"centre {version.center:.4g}, σ {version.sigma:.4g}, ±{version.nsigmas:g}σ; {origin}."
+        f"centre {fmt(version.center)}, σ {fmt(version.sigma)}, ±{version.nsigmas:.3g}σ; {origin}."
     )
 
 

@@ -106,10 +106,14 @@ class PlantInfo:
         info = self.machines.get(machine)
         return None if info is None else info.signals.get(name)
 
+    def signal_for_series(self, series: str) -> SignalInfo | None:
+        """What the series' machine announced about it (kind, unit, spec limits, decimals); None if nothing."""
+        parts = split_series(series)
+        return self.signal(parts.machine, parts.sensor)
+
     def spec_for_series(self, series: str) -> SpecLimits:
         """A sensor's spec limits, as its machine announced them."""
-        parts = split_series(series)
-        return SpecLimits.of(self.signal(parts.machine, parts.sensor))
+        return SpecLimits.of(self.signal_for_series(series))
 
     def spec_for_part(self, machine: str, characteristic: str) -> SpecLimits:
         return SpecLimits.of(self.signal(machine, characteristic))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from smartfactory.errors import WireError
+from smartfactory.errors import ConfigError, WireError
 from smartfactory.model import Reading, SeriesInfo
 from smartfactory.storage import Storage
 from smartfactory.wire import MachinePath, parse_series
@@ -116,3 +116,21 @@ def oldest_ms(store: Storage, infos: Iterable[SeriesInfo]) -> int | None:
     """The first reading of any series (one indexed lookup per series)."""
     firsts = [r.ts_ms for info in infos for r in first_readings(store, info.series, 1)]
     return min(firsts) if firsts else None
+
+
+def match_series(name: str, stored: Iterable[str]) -> str:
+    """The series `name` means among `stored` ids: the id itself, or the one id that ends with it in whole
+    /-separated levels (`cnc-01/telemetry/spindle_temp`, `spindle_temp` if no other series has that name).
+    `ConfigError` when none or several fit, naming them (`smartfactory export --series`, `spc analyze --series`)."""
+    ids = list(stored)
+    if name in ids:
+        return name
+    ending = name.strip("/")
+    matches = sorted(s for s in ids if s.endswith("/" + ending))
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = ", ".join(matches[:3]) + (f" … and {len(matches) - 3} more" if len(matches) > 3 else "")
+        raise ConfigError(f"--series {name!r} fits {len(matches)} series ({shown}): give more of the id")
+    known = ", ".join(sorted(ids)[:5]) + (f" … and {len(ids) - 5} more" if len(ids) > 5 else "")
+    raise ConfigError(f"--series {name!r}: no such series; the store has {known or 'no series yet'}")
