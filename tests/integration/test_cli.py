@@ -53,6 +53,9 @@ def test_demo_runs_headless_stores_readings_and_exits_zero(tmp_path: Path) -> No
     store = SqliteStorage(f"sqlite:///{tmp_path / 'smartfactory.db'}")
     assert store.count_readings() == stored > 50  # 4 machines, ~4.5 messages/s, several sensors each
     assert {s.machine for s in store.list_series()} == {"cnc-01", "cnc-02", "imm-01", "filler-01"}
+    spindle = store.read_series(next(s.series for s in store.list_series() if s.sensor == "spindle_temp"))
+    span_s = (spindle["ts"].max() - spindle["ts"].min()).total_seconds()
+    assert span_s >= 29 * 60  # a plain demo starts with 30 simulated minutes of history: the first screen has a story
     store.close()
     if HAVE_MOSQUITTO:
         assert (tmp_path / "mosquitto" / "mosquitto.conf").is_file()

@@ -71,6 +71,8 @@ def broker(mqtt_url: str | None, data_dir: Path | None, kind: str) -> None:
         running.stop()
 
 
+#: History a plain `demo` starts with: the monitor's phase I and a first OEE window, written in ~2 s.
+DEMO_BACKFILL = "30m"
 SPEED_HELP = "Simulated seconds per real second: 1 = real time, 60 = an hour a minute, 0 = as fast as possible."
 
 
@@ -266,7 +268,12 @@ def stop_child(child: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
 @click.option("--speed", type=click.FloatRange(min=0), default=None, help=SPEED_HELP)
 @click.option("--port", type=int, default=None, help="Dashboard port (default 8501).")
 @click.option("--scenario", default=None, help="Faults on cue: simulators/scenarios/NAME.yaml (or a path).")
-@click.option("--backfill", default=None, help="Start with this much simulated history up to now (e.g. 7d, 2h30m).")
+@click.option(
+    "--backfill",
+    default=None,
+    help=f"Start with this much simulated history up to now (e.g. 7d, 2h30m; default {DEMO_BACKFILL} without a "
+    "scenario, the scenario's own with one), so the first screen already shows limits, OEE and a story.",
+)
 @friendly_errors
 def demo(
     mqtt_url: str | None,
@@ -286,6 +293,8 @@ def demo(
         **_sections(dashboard={"port": port}),
     )
     duration_s = None if duration is None else parse_duration(duration)
+    if backfill is None and scenario is None:
+        backfill = DEMO_BACKFILL
     backfill_s = None if backfill is None else parse_duration(backfill)
     if "SMARTFACTORY_STORE" not in os.environ:
         settings = settings.model_copy(update={"store": f"sqlite:///{settings.data_dir / 'smartfactory.db'}"})
