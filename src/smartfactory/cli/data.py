@@ -22,8 +22,7 @@ from smartfactory.cli.common import echo, friendly_errors, mqtt_option, settings
 from smartfactory.edge.mqtt import Message, MqttClient
 from smartfactory.model import Reading
 from smartfactory.query.series import match_series
-from smartfactory.query.window import TIME_FORMS, resolve_window
-from smartfactory.query.window import parse_time as parse_time  # for cli/report.py: import it from query.window
+from smartfactory.query.window import TIME_FORMS, parse_time, resolve_window
 from smartfactory.settings import masked_dump, parse_mqtt_url
 from smartfactory.storage import Storage
 from smartfactory.storage.export import open_writer, write_chunks
