@@ -9,6 +9,12 @@
 | cmd-fuzz       | to a running simulator: `drift rate=1e308`, `variance factor=1e308`, `breakdown duration=1e308`, |
 |                | `slowdown factor=1e308`, `shift size=1e308`                                                  |
 | future-reading | a reading stamped 23 h ahead, then 600 in-control readings and a 450 σ outlier                |
+| takeover       | on a broker with accounts (ids bound, `edge.broker.Accounts`): 100 readings queued for a stopped |
+|                | ingestion, then the simulator's account connects with a clean session under every id ingestion |
+|                | is known by, on both listeners, MQTT 3.1.1 and 5; then 3 rounds of the same while it runs      |
+| takeover-unbound | the control: the same attack on an anonymous broker (ids not bound)                         |
+| failover       | two ingestion processes in a shared-subscription group; kill -9 one while 6,000 readings flow, |
+|                | measure what waits in its session, restart it under the same id                              |
 
 Each attack runs on an enterprise of its own, next to 100 honest single readings from another machine of it. For
 each: `tries` (attack messages sent), `published` (readings sent, honest and attack), `stored`, `dead_lettered`
@@ -26,20 +32,24 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from ingest_harness import machine_info, private_broker, workdir
+from ingest_harness import free_port, machine_info, private_broker, workdir
 
+from smartfactory.edge.broker import Accounts, start_mosquitto, write_password_file
 from smartfactory.edge.mqtt import MqttClient
+from smartfactory.errors import BrokerError
 from smartfactory.services import start_simulator
-from smartfactory.settings import BrokerAddress, load_settings
+from smartfactory.settings import INGEST_ID_FILE, BrokerAddress, load_settings
 from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import MessageClass, format_ts
 
@@ -51,17 +61,44 @@ PHASE1 = 600
 class Ingest:
     """`smartfactory ingest` as a process, and read access to its SQLite store."""
 
-    def __init__(self, address: BrokerAddress, folder: Path) -> None:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        folder: Path,
+        *,
+        client_id: str | None = None,
+        group: str | None = None,
+        mqtt_port: int | None = None,
+        log_name: str = "ingest.log",
+    ) -> None:
         self.store_url = f"sqlite:///{folder / 'redteam.db'}"
-        self.client_id = f"redteam-{uuid.uuid4().hex[:6]}"
+        self.client_id = f"smartfactory-redteam-{uuid.uuid4().hex[:6]}" if client_id is None else client_id
         env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTFACTORY_")}
         env["SMARTFACTORY_DATA_DIR"] = str(folder)
-        self.log = (folder / "ingest.log").open("ab")
+        if mqtt_port is not None:
+            env["SMARTFACTORY_INGEST__MQTT_PORT"] = str(mqtt_port)
+        self.log_path = folder / log_name
+        self.log = self.log_path.open("ab")
+        extra = [*(["--client-id", self.client_id] if self.client_id else []), *(["--group", group] if group else [])]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "smartfactory", "ingest", "--mqtt-url", address.url(masked=False),
-             "--store", self.store_url, "--client-id", self.client_id],
+             "--store", self.store_url, *extra],
             stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
+
+    def started(self, timeout: float = 60.0) -> bool:
+        return wait_for(lambda: "ingesting" in self.output() or not self.alive(), timeout) and self.alive()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def final(self) -> dict[str, Any]:
+        lines = [x for x in self.output().splitlines() if x.startswith("stopped: ")]
+        return dict(json.loads(lines[-1].removeprefix("stopped: "))) if lines else {}
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -114,7 +151,9 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
 
 class Sender:
     def __init__(self, address: BrokerAddress) -> None:
-        self.client = MqttClient(address, client_id=f"redteam-pub-{uuid.uuid4().hex[:6]}", max_outstanding=500)
+        self.client = MqttClient(
+            address, client_id=f"smartfactory-redteam-pub-{uuid.uuid4().hex[:6]}", max_outstanding=500
+        )
         self.client.connect()
 
     def send(self, messages: list[tuple[str, bytes]], timeout: float = 120.0) -> None:
@@ -216,10 +255,18 @@ def big_payload(ingest: Ingest, sender: Sender) -> dict[str, Any]:
     sizes_mb = (2, 10, 50)
     good = honest(enterprise, now)
     held = []
+    refused = []
     for size in sizes_mb:
         body = b'{"value": 1, "ts": %d, "unit": "' % now + b"x" * (size * 1_000_000) + b'"}'
-        started = time.monotonic()
-        sender.send([(topic, body)])
+        # a sender of its own: the broker disconnects a client whose packet is over its max_packet_size
+        big = MqttClient(sender.client.address, client_id=f"smartfactory-big-{size}", max_outstanding=1)
+        big.connect()
+        session = big.session
+        big.publish(topic, body, qos=1, timeout=60)
+        wait_for(lambda b=big, s=session: b.outstanding == 0 or b.session != s or not b.connected, 30)  # type: ignore[misc]
+        refused.append(big.outstanding > 0)  # thrown out instead of acknowledged
+        big.abort()  # never resent
+        started = time.monotonic()  # from here: how long until ingestion stores the next reading
         probe = {(f"{enterprise}/p/a/l/honest/telemetry/probe", now + size): 1.0}
         sender.send([reading(s, ts, v) for (s, ts), v in probe.items()])
         wait_for(lambda p=probe: all(k in ingest.readings(enterprise) for k in p), timeout=120)  # type: ignore[misc]
@@ -229,8 +276,9 @@ def big_payload(ingest: Ingest, sender: Sender) -> dict[str, Any]:
     barrier(ingest, sender, enterprise)
     return row(
         "big-payload", len(sizes_mb), len(good), good, ingest, enterprise,
-        payload_mb=list(sizes_mb), seconds_publish_to_next_reading_stored=held,
-        note="payloads over max_payload_bytes + 64 KiB are never sent to ingestion (MQTT 5 Maximum Packet Size)",
+        payload_mb=list(sizes_mb), refused_by_broker=refused, seconds_to_next_reading_stored=held,
+        note="the broker refuses packets over 2 MiB + 64 KiB (max_packet_size) and sends ingestion none over "
+        "max_payload_bytes + 64 KiB (its MQTT 5 Maximum Packet Size)",
     )  # fmt: skip
 
 
@@ -301,6 +349,136 @@ def future_reading(ingest: Ingest, sender: Sender) -> dict[str, Any]:
     )  # fmt: skip
 
 
+#: Accounts of the takeover broker (a private one, loopback only: throwaway passwords).
+ACCOUNTS = {"ingest": "ingest-redteam-0123", "simulator": "simulator-redteam-0123"}
+
+
+def takeover_attempts(addresses: list[BrokerAddress], ids: list[str]) -> dict[str, int]:
+    """Clean-session connections under each id, on each listener, MQTT 3.1.1 and 5: how many were accepted."""
+    outcome = {"accepted": 0, "refused": 0}
+    for address in addresses:
+        for client_id in ids:
+            for protocol in ("3.1.1", "5"):
+                client = MqttClient(address, client_id=client_id, protocol=protocol)
+                try:
+                    client.connect(timeout=1)
+                except BrokerError:
+                    outcome["refused"] += 1
+                    continue
+                client.close()
+                outcome["accepted"] += 1
+    return outcome
+
+
+def takeover(folder: Path, *, bound: bool) -> dict[str, Any]:
+    """The simulator's account against ingestion's persistent session: wipe its queue, kick it off."""
+    name = "takeover" if bound else "takeover-unbound"
+    sub = folder / name
+    sub.mkdir()
+    main_port, bound_port = free_port(), free_port()
+    accounts = Accounts(write_password_file(sub / "passwd", ACCOUNTS), bound_port=bound_port) if bound else None
+    broker = start_mosquitto(BrokerAddress("127.0.0.1", main_port), sub / "broker", accounts=accounts)
+    user = (lambda u: BrokerAddress("127.0.0.1", main_port, u, ACCOUNTS[u])) if bound else (lambda u: broker.address)
+    sim_side = [user("simulator"), replace(user("simulator"), port=bound_port)] if bound else [broker.address]
+    enterprise = "acme"
+    try:
+        first = Ingest(user("ingest"), sub, client_id="", mqtt_port=bound_port if bound else None)
+        first.started()
+        ingest_id = (sub / INGEST_ID_FILE).read_text().strip()  # the default id, made at the first start
+        first.stop()
+        sender = Sender(user("simulator"))
+        queued = honest(enterprise, int(time.time() * 1000) - 30_000)
+        sender.send([reading(s, ts, v) for (s, ts), v in queued.items()])
+        ids = [ingest_id, "ingest"] if bound else [ingest_id]
+        offline = takeover_attempts(sim_side, ids)
+        again = Ingest(user("ingest"), sub, client_id="", mqtt_port=bound_port if bound else None, log_name="2.log")
+        again.started()
+        barrier(again, sender, enterprise)
+        kept = len([k for k in queued if k in again.readings(enterprise)])
+        lost_before = again.output().count("lost the broker")
+        online = takeover_attempts(sim_side, ids)
+        online.update({k: online[k] + v for k, v in takeover_attempts(sim_side, ids).items()})
+        online.update({k: online[k] + v for k, v in takeover_attempts(sim_side, ids).items()})
+        more = honest(enterprise, int(time.time() * 1000) - 20_000)
+        more = {(s.replace("/honest/", "/honest2/"), ts): v for (s, ts), v in more.items()}
+        sender.send([reading(s, ts, v) for (s, ts), v in more.items()])
+        barrier(again, sender, enterprise)
+        kicked = again.output().count("lost the broker") - lost_before
+        result = row(
+            name, offline["accepted"] + offline["refused"] + online["accepted"] + online["refused"],
+            len(queued) + len(more), {**queued, **more}, again, enterprise,
+            queued_kept=f"{kept} of {len(queued)}", attempts_offline=offline, attempts_online=online,
+            ingest_disconnected_by_attempts=kicked,
+        )  # fmt: skip
+        sender.close()
+        again.stop()
+        return result
+    finally:
+        broker.stop()
+
+
+def failover(address: BrokerAddress, folder: Path) -> dict[str, Any]:
+    """kill -9 one of two group members while 6,000 readings flow; what waits for it; restart it under its id."""
+    sub = folder / "failover"
+    sub.mkdir()
+    group = "rt-group"
+    a = Ingest(address, sub, client_id="smartfactory-rt-a", group=group, log_name="a.log")
+    b = Ingest(address, sub, client_id="smartfactory-rt-b", group=group, log_name="b.log")
+    started = a.started() and b.started()
+    assert started, a.output() + b.output()
+    enterprise = "rt-failover"
+    published = honest(enterprise, int(time.time() * 1000) - 60_000, count=6000)
+    sent = [0]
+    sender = Sender(address)
+
+    def publish() -> None:
+        for (series, ts), value in published.items():
+            sender.client.publish(*reading(series, ts, value), qos=1, timeout=120)
+            sent[0] += 1
+            time.sleep(0.001)
+        sender.client.wait_published(120)
+
+    thread = threading.Thread(target=publish, daemon=True)
+    thread.start()
+    wait_for(lambda: sent[0] >= 2000 and b.count(enterprise) > 0)  # both members busy, two thirds still to come
+    a.kill()
+    sent_at_kill = sent[0]
+    thread.join(180)
+    tries = 0
+    while tries < 40:  # barriers until one reaches the live member: then it has written everything it was handed
+        tries += 1
+        machine = f"barrier-{uuid.uuid4().hex[:6]}"
+        body = json.dumps({"state": "idle", "ts": format_ts(int(time.time() * 1000))}).encode()
+        sender.send([(f"{enterprise}/p/a/l/{machine}/state", body)])
+        if wait_for(lambda m=machine: any(s.machine.endswith(m) for s in b.query(lambda st: st.read_states())), 5):
+            break
+    held = len(published) - b.count(enterprise)
+    again = Ingest(address, sub, client_id="smartfactory-rt-a", group=group, log_name="a-again.log")
+    again.started()
+    wait_for(lambda: again.count(enterprise) >= len(published), timeout=120)
+    stored_by_live = len(published) - held
+    result = row(
+        "failover", 1, len(published), published, again, enterprise,
+        published_before_kill=sent_at_kill, published_after_kill=len(published) - sent_at_kill,
+        stored_by_live_member_while_dead=stored_by_live, held_in_dead_members_session=held,
+    )  # fmt: skip
+    again.stop()
+    b.stop()
+    sender.close()
+    final = again.final()
+    redelivered = int(final.get("redelivered", 0))
+    after_kill = len(published) - sent_at_kill
+    result.update(
+        redelivered_to_it_after_restart=redelivered,
+        share_of_later_messages_held_for_it=round((held - redelivered) / after_kill, 3) if after_kill else None,
+        stored_by_it_after_restart=final.get("stored"),
+        duplicates_at_it_after_restart=final.get("duplicates"),
+        note="what mosquitto did with the dead member's share: held in its persistent session (messages in flight "
+        "to it, flagged as redeliveries) until it came back under its id; the rest went to the live member",
+    )
+    return result
+
+
 def main() -> None:
     table: list[dict[str, Any]] = []
     with workdir("sf-redteam-") as folder, private_broker(folder) as broker:
@@ -312,6 +490,9 @@ def main() -> None:
             for attack in (poison, long_id, big_payload, future_reading):
                 table.append(attack(ingest, sender))
             table.append(cmd_fuzz(ingest, sender, broker.address, folder))
+            table.append(takeover(folder, bound=True))
+            table.append(takeover(folder, bound=False))
+            table.append(failover(broker.address, folder))
         finally:
             sender.close()
             code = ingest.stop()

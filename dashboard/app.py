@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from dashboard import sidebar  # noqa: E402  (needs the project root on the path)
+from dashboard import classgate, sidebar  # noqa: E402  (needs the project root on the path)
 
 ABOUT = (
     "**smartfactory**: an open-source Industry 4.0 teaching pipeline (simulated plant → MQTT → ingestion with live "
@@ -32,15 +32,19 @@ st.set_page_config(
 )
 
 PAGES = HERE / "app_pages"
+# classroom mode (dashboard.classroom_dir): sign-in first; a student gets their own plant, the lecturer the class
 pages = st.navigation(
-    [
-        st.Page(str(PAGES / "overview.py"), title="Plant overview", icon=":material/factory:", default=True),
+    classgate.pages([
+        st.Page(str(PAGES / "overview.py"), title="Plant overview", icon=":material/factory:",
+                default=not classgate.enabled()),
         st.Page(str(PAGES / "machine.py"), title="Machine", icon=":material/precision_manufacturing:"),
         st.Page(str(PAGES / "spc.py"), title="SPC", icon=":material/monitoring:"),
         st.Page(str(PAGES / "alarms.py"), title="Alarms", icon=":material/notifications_active:"),
         st.Page(str(PAGES / "oee.py"), title="OEE", icon=":material/speed:"),
         st.Page(str(PAGES / "browse.py"), title="Data", icon=":material/table_view:", url_path="data"),
-    ]
-)
-sidebar.render()
+    ])
+)  # fmt: skip
+if classgate.show_sidebar():
+    classgate.sidebar_account()
+    sidebar.render()
 pages.run()

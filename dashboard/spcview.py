@@ -333,6 +333,11 @@ def capability_study(
     else:
         pair = spc.imr(x, rules=rules)
     in_control = not bool(pair.main.flags.any().any())
+    # intervals with the within σ's own degrees of freedom (MR̄/d2, R̄/d2, s̄/c4), not qcc's n − 1 (issue 12)
+    if kind in SUBGROUP_CHARTS:
+        method, sizes = ("r" if kind == "X̄-R" else "s"), np.asarray(pair.main.sizes[: pair.main.n_phase1])
+    else:
+        method, sizes = "mr", None
     return spc.capability(
         pair.observations,
         center=float(np.mean(pair.main.center_line)),
@@ -341,6 +346,8 @@ def capability_study(
         usl=usl,
         target=target,
         in_control=in_control,
+        sigma_method=method,
+        subgroup_sizes=sizes,
     )
 
 

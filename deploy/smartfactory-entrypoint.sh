@@ -1,6 +1,6 @@
 #!/bin/sh
-# Entrypoint of the smartfactory image: refuse placeholder secrets, give scaled ingestion workers distinct
-# client ids, then run `smartfactory <command>`.
+# Entrypoint of the smartfactory image: refuse placeholder secrets and group workers without an id of their own,
+# then run `smartfactory <command>`.
 set -eu
 . "$(dirname "$0")/check-secrets.sh"
 required="MQTT_PASSWORD"
@@ -10,11 +10,13 @@ esac
 # shellcheck disable=SC2086
 check_secrets $required
 
-# Workers of one shared-subscription group need their own client id (and with it their own persistent session
-# and spool folder): the container's hostname, unless one is given.
-if [ -n "${SMARTFACTORY_INGEST__GROUP:-}" ] && [ -z "${SMARTFACTORY_INGEST__CLIENT_ID:-}" ]; then
-    SMARTFACTORY_INGEST__CLIENT_ID="smartfactory-ingest-$(hostname)"
-    export SMARTFACTORY_INGEST__CLIENT_ID
+# Workers of one shared-subscription group need an account and a client id of their own (their own persistent
+# session and spool folder): deploy/compose.scale.yml gives them. `docker compose up --scale ingest=N` cannot (N
+# containers, one account: the broker names every one's session after that account), so it is refused here.
+if [ "${1:-}" = "ingest" ] && [ -n "${SMARTFACTORY_INGEST__GROUP:-}" ] && [ -z "${SMARTFACTORY_INGEST__CLIENT_ID:-}" ]; then
+    echo "refusing to start: a worker of group '$SMARTFACTORY_INGEST__GROUP' needs its own account and" \
+        "SMARTFACTORY_INGEST__CLIENT_ID (use deploy/compose.scale.yml, not --scale; docs/deployment.md)" >&2
+    exit 78
 fi
 # `smartfactory` is the console script pip installed on PATH (in the image: /usr/local/bin; elsewhere the caller
 # puts its venv's bin first). Say so plainly rather than leave a bare "not found".

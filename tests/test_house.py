@@ -79,11 +79,27 @@ def test_the_core_is_pure() -> None:
         ("influxdb_client", "src/smartfactory/storage/influx"),
         ("sqlite3", "src/smartfactory/storage/sqlite"),
         ("streamlit", "dashboard/"),
+        ("google.protobuf", "src/smartfactory/sparkplug/"),
+        ("asyncua", "src/smartfactory/opcua/"),
     ],
 )
 def test_each_outside_library_has_one_door(library: str, door: str) -> None:
     users = [p for p in _modules(SRC) + _modules(DASHBOARD) if _offenders([p], (library,))]
     assert [_rel(p) for p in users if not _rel(p).startswith(door)] == []
+
+
+def test_sparkplug_is_pure() -> None:
+    """The Sparkplug B codec and sessions do no I/O: the MQTT client, sockets and stores are ingestion's."""
+    forbidden = ("paho", "socket", "sqlite3", "influxdb_client", "asyncua", "threading", "asyncio",
+                 "smartfactory.edge", "smartfactory.ingest", "smartfactory.storage", "smartfactory.sim",
+                 "smartfactory.query", "smartfactory.cli")
+    assert _offenders(_modules(SRC / "sparkplug"), forbidden) == []
+
+
+def test_opcua_knows_no_simulator_and_no_consumer() -> None:
+    """The OPC UA server takes the simulator's wire messages (services.py wires it), the bridge speaks MQTT."""
+    forbidden = ("smartfactory.sim", "smartfactory.ingest", "smartfactory.storage", "smartfactory.query")
+    assert _offenders(_modules(SRC / "opcua"), forbidden) == []
 
 
 def test_producers_do_not_know_consumers() -> None:
@@ -100,3 +116,9 @@ def test_the_dashboard_reads_through_query() -> None:
     """Pages and view modules get their data from `smartfactory.query`; only the connection module opens a store."""
     allowed = ("dashboard/data.py",)
     assert _offenders(_modules(DASHBOARD), ("smartfactory.storage",), allowed) == []
+
+
+def test_recording_is_a_broker_client_only() -> None:
+    """`record`/`replay` capture and republish the broker's bytes: no simulator, ingestion, store or read side."""
+    forbidden = ("smartfactory.sim", "smartfactory.ingest", "smartfactory.storage", "smartfactory.query")
+    assert _offenders(_modules(SRC / "recording"), forbidden) == []

@@ -8,16 +8,18 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
+from smartfactory.classroom.namespace import Namespace, relocate
 from smartfactory.edge.mqtt import MqttClient, ProtocolVersion, Will
 from smartfactory.errors import BrokerError, ConfigError
 from smartfactory.ingest.monitor import MonitorStage, load_limits_file, watch_patterns
 from smartfactory.ingest.service import IngestService
+from smartfactory.ingest.sparkplug import HostState, mapping_of
 from smartfactory.ingest.spool import Spool
-from smartfactory.settings import PROJECT_ROOT, Settings, parse_mqtt_url
+from smartfactory.settings import PROJECT_ROOT, BrokerAddress, Settings, ensure_ingest_client_id, parse_mqtt_url
 from smartfactory.sim.engine import Simulation
 from smartfactory.sim.loader import discover
 from smartfactory.sim.plant import load_plant, resolve_plant_file
@@ -25,9 +27,14 @@ from smartfactory.sim.progress import ProgressBar
 from smartfactory.sim.publisher import PlantPublisher
 from smartfactory.sim.runner import RunStats, plan_start, run
 from smartfactory.sim.scenario import Scenario, load_scenario, resolve_scenario_file
+from smartfactory.sim.sparkplug_publisher import SparkplugPublisher
 from smartfactory.storage import Storage
 from smartfactory.stores import open_configured_store  # store opening lives in stores.py (no sim imports)
 from smartfactory.wire import HEALTH_PREFIX, HealthPayload
+
+if TYPE_CHECKING:
+    from smartfactory.opcua.security import Security
+    from smartfactory.opcua.server import PlantServer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,12 +49,15 @@ PACKET_OVERHEAD = 64 * 1024
 class RunningIngest:
     service: IngestService
     store: Storage
+    host_state: HostState | None = None  # the Sparkplug host's STATE connection (ingest.sparkplug)
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Write and acknowledge everything received, then disconnect; False if that did not finish in time."""
         try:
             return self.service.stop(timeout)
         finally:
+            if self.host_state is not None:
+                self.host_state.stop()
             self.store.close()
 
 
@@ -93,6 +103,7 @@ def build_monitor(settings: Settings, store: Storage) -> MonitorStage | None:
         configured=configured,
         stored=stored,
         infos=infos,
+        background_design=True,  # a growing plant's new designs are solved off the writer thread
     )
 
 
@@ -102,7 +113,11 @@ def start_ingest(settings: Settings) -> RunningIngest:
     The spool is opened first (a second worker with the same client id fails here, before it could take the
     session over); a spool left by an earlier run is replayed as soon as the store answers.
     """
+    settings = ensure_ingest_client_id(settings)  # an empty id: the one kept in DATA_DIR (made at the first start)
     address = parse_mqtt_url(settings.mqtt_url)
+    # The session's own connection: in compose on port 1884, where the broker names it after the account (so no
+    # other account can resume or end it, and no second connection of this account may go there).
+    own = address if settings.ingest.mqtt_port is None else replace(address, port=settings.ingest.mqtt_port)
     ingest = settings.ingest
     spool = Spool(spool_directory(settings), segment_bytes=ingest.spool_segment_bytes, max_bytes=ingest.spool_max_bytes)
     try:
@@ -116,7 +131,7 @@ def start_ingest(settings: Settings) -> RunningIngest:
     versions: tuple[ProtocolVersion, ...] = ("5", "3.1.1")
     for version in versions:
         client = MqttClient(
-            address,
+            own,
             client_id=ingest.client_id,
             persistent=True,
             protocol=version,
@@ -127,7 +142,15 @@ def start_ingest(settings: Settings) -> RunningIngest:
             # a payload just over the limit still arrives (and is dead-lettered); much bigger ones are never sent
             max_packet_size=ingest.max_payload_bytes + PACKET_OVERHEAD,
         )
-        service = IngestService(client, store, ingest, monitor=monitor, qos=settings.mqtt.qos, spool=spool)
+        service = IngestService(
+            client,
+            store,
+            ingest,
+            monitor=monitor,
+            qos=settings.mqtt.qos,
+            spool=spool,
+            sparkplug_mapping=mapping_of(settings.sparkplug),
+        )
         client.set_message_handler(service.on_message)  # before connect: queued messages arrive at once
         try:
             client.connect(settings.mqtt.connect_timeout)
@@ -139,8 +162,51 @@ def start_ingest(settings: Settings) -> RunningIngest:
                 raise
             continue
         service.start()
-        return RunningIngest(service, store)
+        host_state = _start_host_state(settings, address, version) if ingest.sparkplug else None
+        return RunningIngest(service, store, host_state)
     raise AssertionError("unreachable")
+
+
+def _start_host_state(settings: Settings, address: BrokerAddress, version: ProtocolVersion) -> HostState | None:
+    """The Sparkplug host's retained STATE, on a connection of its own (MQTT has one will per connection and the
+    ingest connection's reports the worker's health). Ingestion goes on without it when it cannot connect."""
+
+    def make_client(will: Will) -> MqttClient:
+        return MqttClient(
+            address,
+            client_id=f"{settings.ingest.client_id}-spb-state",
+            protocol=version,
+            keepalive=settings.mqtt.keepalive,
+            will=will,
+        )
+
+    state = HostState(settings.ingest.sparkplug_host_id, make_client)
+    try:
+        state.start(settings.mqtt.connect_timeout)
+    except BrokerError as exc:
+        log.warning("no Sparkplug STATE for host %r (%s); ingestion goes on", settings.ingest.sparkplug_host_id, exc)
+        state.client.abort()
+        return None
+    return state
+
+
+class SimOutputs:
+    """Several simulator outputs (MQTT, an OPC UA server) behind one `publish(topic, payload, retain)`."""
+
+    def __init__(self, *outputs: PlantPublisher | SparkplugPublisher | PlantServer) -> None:
+        self.outputs = outputs
+
+    def __call__(self, topic: str, payload: bytes, retain: bool) -> None:
+        for output in self.outputs:
+            output(topic, payload, retain)
+
+    def release(self) -> None:
+        for output in self.outputs:
+            output.release()
+
+    def close(self) -> None:
+        for output in self.outputs:
+            output.close()
 
 
 @dataclass
@@ -148,7 +214,7 @@ class RunningSimulator:
     """A simulated plant publishing in a background thread; `stop()` marks every machine offline."""
 
     simulation: Simulation
-    publisher: PlantPublisher
+    publisher: PlantPublisher | SparkplugPublisher | SimOutputs
     stats: RunStats = field(default_factory=RunStats)
     scenario: Scenario | None = None
     speed: float = 1.0
@@ -187,15 +253,20 @@ def build_simulation(
     seed: int | None = None,
     plant: str | None = None,
     record_truth: bool = False,
+    namespace: str | None = None,
 ) -> Simulation:
-    """The simulated plant of the settings; a scenario and explicit arguments override them (in that order)."""
+    """The simulated plant of the settings; a scenario and explicit arguments override them (in that order).
+    `namespace` ("lab/student-07") replaces the plant file's enterprise and site (classroom mode)."""
     catalog = discover(settings.sim.dir)
     for problem in catalog.problems:
         log.error("simulator problem: %s", problem)
     plant_name = plant or (scenario.plant if scenario is not None else None) or settings.sim.plant
     the_seed = _first(seed, scenario.seed if scenario is not None else None, settings.sim.seed)
+    the_plant = load_plant(resolve_plant_file(plant_name, settings.sim.dir))
+    if namespace is not None:
+        the_plant = relocate(the_plant, Namespace.parse(namespace))
     return Simulation(
-        load_plant(resolve_plant_file(plant_name, settings.sim.dir)),
+        the_plant,
         catalog,
         seed=the_seed,
         start_ms=start_ms if start_ms is not None else int(time.time() * 1000),
@@ -218,13 +289,21 @@ def start_simulator(
     start_ms: int | None = None,
     progress: TextIO | None = None,
     record_truth: bool | None = None,
+    namespace: str | None = None,
+    opcua_endpoint: str | None = None,
+    opcua_security: Security | None = None,
+    mqtt: bool = True,
+    wire_format: str = "uns",
 ) -> RunningSimulator:
     """Connect every machine (own connection, own last will) and run the plant in a background thread.
 
     `speed` 0 runs as fast as possible. Explicit arguments win over the scenario's suggestions, which win over
     the settings. Without `start_ms` the start is planned so that no timestamp lies ahead of the wall clock
     (`runner.plan_start`). The ground truth is recorded for runs of known `duration_s` (or when asked).
+    `wire_format` "sparkplug" publishes Sparkplug B instead of wire format v1 (docs/sparkplug.md).
     """
+    if wire_format not in ("uns", "sparkplug"):
+        raise ConfigError(f"unknown wire format {wire_format!r}: choose uns or sparkplug")
     chosen = load_scenario(resolve_scenario_file(scenario, settings.sim.dir)) if scenario else None
     the_speed = _first(speed, chosen.speed if chosen else None, settings.sim.speed)
     backfill = _first(backfill_s, chosen.backfill_s if chosen else None, 0.0)
@@ -237,15 +316,42 @@ def start_simulator(
         seed=seed,
         plant=plant,
         record_truth=duration_s is not None if record_truth is None else record_truth,
+        namespace=namespace,
     )
-    publisher = PlantPublisher(
-        parse_mqtt_url(settings.mqtt_url),
-        simulation.machines,
-        qos=settings.mqtt.qos,
-        keepalive=settings.mqtt.keepalive,
-        on_command=simulation.command,
-    )
-    publisher.connect(settings.mqtt.connect_timeout)
+    outputs: list[PlantPublisher | SparkplugPublisher | PlantServer] = []
+    if opcua_endpoint is not None:  # `--opcua-endpoint`: the plant as an OPC UA server too (docs/opcua.md)
+        from smartfactory.opcua.server import PlantServer  # asyncua takes a second to import: only when asked
+
+        opcua = PlantServer(opcua_endpoint, [(m.path, m.info) for m in simulation.machines], security=opcua_security)
+        opcua.start()
+        outputs.append(opcua)
+    if mqtt or not outputs:
+        mqtt_out: PlantPublisher | SparkplugPublisher
+        if wire_format == "sparkplug":  # one edge node per line, commands still on the UNS (docs/sparkplug.md)
+            mqtt_out = SparkplugPublisher(
+                parse_mqtt_url(settings.mqtt_url),
+                simulation.machines,
+                qos=settings.mqtt.qos,
+                keepalive=settings.mqtt.keepalive,
+                on_command=simulation.command,
+                mapping=mapping_of(settings.sparkplug),
+            )
+        else:
+            mqtt_out = PlantPublisher(
+                parse_mqtt_url(settings.mqtt_url),
+                simulation.machines,
+                qos=settings.mqtt.qos,
+                keepalive=settings.mqtt.keepalive,
+                on_command=simulation.command,
+            )
+        try:
+            mqtt_out.connect(settings.mqtt.connect_timeout)
+        except BaseException:
+            for output in outputs:
+                output.close()
+            raise
+        outputs.insert(0, mqtt_out)
+    publisher = SimOutputs(*outputs) if opcua_endpoint is not None else mqtt_out
     running = RunningSimulator(simulation, publisher, scenario=chosen, speed=the_speed)
     bar = ProgressBar(progress) if progress is not None and backfill > 0 else None
 

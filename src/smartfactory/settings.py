@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from smartfactory.errors import ConfigError
@@ -41,7 +42,14 @@ class MqttSettings(_Section):
 
 
 class IngestSettings(_Section):
-    client_id: str = Field("smartfactory-ingest", description="Fixed client id of the persistent session.")
+    client_id: str = Field(
+        "",
+        description="Fixed client id of the persistent session (names the spool and the health topic too); empty: "
+        "smartfactory-ingest- and 16 random hex digits, made at the first start and kept in DATA_DIR/ingest-client-id.",
+    )
+    mqtt_port: int | None = Field(
+        None, ge=1, le=65535, description="Broker port of ingestion's own connection; none: the port of mqtt_url."
+    )
     group: str | None = Field(
         None, description="Shared-subscription group: workers with the same group split the load."
     )
@@ -72,6 +80,33 @@ class IngestSettings(_Section):
         2 * 1024**3, ge=1024 * 1024, description="Largest spool; when full, messages wait at the broker."
     )
     spool_segment_bytes: int = Field(64 * 1024 * 1024, ge=4096, description="Size of one spool file.")
+    sparkplug: bool = Field(
+        True,
+        description="Also be a Sparkplug B host application: take the spBv1.0/ messages (docs/wire.md, "
+        '"Sparkplug B"). Off: they are ignored, not dead-lettered.',
+    )
+    sparkplug_host_id: str = Field(
+        "smartfactory", min_length=1, description="Sparkplug host id: the retained STATE is on spBv1.0/STATE/{id}."
+    )
+    sparkplug_rebirth_interval: float = Field(
+        5.0, ge=0, description="Seconds between two rebirth requests (NCMD) to the same edge node, at least."
+    )
+
+
+class SparkplugSettings(_Section):
+    group_levels: int = Field(
+        1,
+        ge=1,
+        le=3,
+        description="ISA-95 levels in the Sparkplug group id (1: enterprise; the rest above the machine form the edge "
+        "node id, site:area:line).",
+    )
+    node_device: str = Field(
+        "_node",
+        min_length=1,
+        max_length=100,
+        description="Machine name of an edge node's own metrics (NBIRTH/NDATA, no device).",
+    )
 
 
 class SimSettings(_Section):
@@ -141,6 +176,11 @@ class DashboardSettings(_Section):
     host: str = Field("127.0.0.1", description="Address Streamlit binds to; 0.0.0.0 exposes it in a lab.")
     port: int = Field(8501, ge=1, le=65535, description="Port of the dashboard.")
     refresh: float = Field(2.0, gt=0, description="Seconds between live refreshes.")
+    classroom_dir: Path | None = Field(
+        None,
+        description="Class folder (`smartfactory classroom init`): viewers sign in with their roster credentials, "
+        "a student sees only their namespace, the lecturer the class overview. None: no sign-in.",
+    )
 
 
 class Settings(BaseSettings):
@@ -163,6 +203,55 @@ class Settings(BaseSettings):
     sim: SimSettings = SimSettings()
     spc: SpcSettings = SpcSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    sparkplug: SparkplugSettings = SparkplugSettings()
+
+    @model_validator(mode="after")
+    def _stored_ingest_client_id(self) -> Settings:
+        """An empty ingest.client_id: the one ingestion made at its first start in this data folder, if any."""
+        if not self.ingest.client_id:
+            stored = read_ingest_client_id(self.data_dir)
+            if stored:
+                self.ingest = self.ingest.model_copy(update={"client_id": stored})
+        return self
+
+
+#: Where ingestion keeps the client id it made for itself (an empty `ingest.client_id`), in DATA_DIR.
+INGEST_ID_FILE = "ingest-client-id"
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def read_ingest_client_id(data_dir: Path) -> str:
+    """The client id kept in DATA_DIR/ingest-client-id; "" when there is none (or it is not a plain id)."""
+    try:
+        stored = (data_dir / INGEST_ID_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return stored if 0 < len(stored) <= 64 and set(stored) <= _ID_CHARS else ""
+
+
+def ensure_ingest_client_id(settings: Settings) -> Settings:
+    """`settings` with a client id for ingestion: the configured one, else the one kept in the data folder, else a
+    new one (smartfactory-ingest- and 16 random hex digits, 64 bits nobody can guess), kept there for every restart
+    so the persistent session and the spool stay the same. Two first starts at once agree (exclusive create)."""
+    if settings.ingest.client_id:
+        return settings
+    path = settings.data_dir / INGEST_ID_FILE
+    made = f"smartfactory-ingest-{secrets.token_hex(8)}"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(made + "\n")
+    except FileExistsError:
+        made = read_ingest_client_id(settings.data_dir)
+        if not made:
+            raise ConfigError(
+                f"{path} does not hold a client id; delete it or set SMARTFACTORY_INGEST__CLIENT_ID"
+            ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot keep ingestion's client id in {path} ({exc}); set SMARTFACTORY_INGEST__CLIENT_ID"
+        ) from None
+    return settings.model_copy(update={"ingest": settings.ingest.model_copy(update={"client_id": made})})
 
 
 ENV_PREFIX = "SMARTFACTORY_"

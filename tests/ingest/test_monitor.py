@@ -54,8 +54,9 @@ def test_each_kind_gets_its_detector_and_a_versioned_limits_record() -> None:
     versions = {v.series: v for v in mon.take_limit_changes()}
     temp, rejects = versions[TEMP], versions[REJ]
     assert (temp.detector, temp.source, temp.n, temp.version) == ("individuals", "learned", 100, 1)
-    assert temp.center == pytest.approx(float(np.mean(noise(100, 1))), rel=1e-12)
-    assert temp.sigma == pytest.approx(float(np.std(noise(100, 1), ddof=1)), rel=1e-12)
+    # phase I keeps float32 offsets from its first reading (compact): exact to ~1e-7 of the deviations
+    assert temp.center == pytest.approx(float(np.mean(noise(100, 1))), rel=1e-9)
+    assert temp.sigma == pytest.approx(float(np.std(noise(100, 1), ddof=1)), rel=1e-6)
     assert temp.nsigmas == temp.params["shock"] > 3.5  # the shock limit is what a Shewhart view draws
     assert {"k", "h", "shock", "phi", "sigma_e"} <= set(temp.params)
     assert "h_var" not in temp.params  # a 100-point phase I cannot hold a variance CUSUM to a budget
@@ -191,6 +192,37 @@ def test_a_declared_time_constant_holds_charting_until_the_signal_has_settled() 
     assert active(mon.observe([Reading(TEMP, 457_000, 10.5)])) != []
 
 
+def test_a_small_deficit_at_the_restart_still_holds_a_signal_with_a_time_constant() -> None:
+    info = INFO.model_copy(update={"signals": {"temp": SignalInfo(kind="process", decimals=3, tau_s=100.0)}})
+    mon = MonitorStage(infos={M: info}, configured={TEMP: Limits(10.0, 0.1)}, **SMALL)  # type: ignore[arg-type]
+    mon.states([StateChange(M, 0, "running")])
+    mon.observe(readings(TEMP, noise(5, 12)))
+    mon.states([StateChange(M, 5_000, "down", "jam")])
+    mon.observe(readings(TEMP, noise(20, 13, mean=9.8), t0_ms=6_000))  # 2σ low (an EWMA of the 20, not one)
+    mon.states([StateChange(M, 26_000, "running")])
+    # τ·ln(2/0.25) ≈ 208 s, not the 30 s of a signal without a time constant
+    assert active(mon.observe([Reading(TEMP, 126_000, 10.5)])) == []
+    assert active(mon.observe([Reading(TEMP, 256_000, 10.5)])) != []
+
+
+def test_part_characteristics_wait_until_the_machine_has_warmed_up() -> None:
+    # a cold spindle cuts off-centre parts: start-up scrap, a known cause, not a special one to alarm on
+    signals = {**INFO.signals, "temp": SignalInfo(kind="process", decimals=3, tau_s=100.0)}
+    info = INFO.model_copy(update={"signals": signals})
+    limits = {TEMP: Limits(10.0, 0.1), DIAM: Limits(25.0, 0.01)}
+    mon = MonitorStage(infos={M: info}, configured=limits, record_events=True, **SMALL)  # type: ignore[arg-type]
+    mon.states([StateChange(M, 0, "running")])
+    mon.observe(readings(TEMP, noise(5, 12)))
+    mon.states([StateChange(M, 5_000, "idle")])
+    mon.observe([Reading(TEMP, 6_000, 8.0)])  # 20σ below while stopped
+    mon.states([StateChange(M, 7_000, "running")])
+    mon.observe([Reading(TEMP, 8_000, 8.1)])
+    # parts wait until the temperature is within 1σ: τ·ln(20/1) ≈ 300 s (the temperature itself 438 s)
+    assert active(mon.observe([Reading(DIAM, 200_000, 25.1)])) == []
+    assert "diameter" in active(mon.observe([Reading(DIAM, 310_000, 25.1)]))[0].series
+    assert active(mon.observe([Reading(TEMP, 400_000, 10.5)])) == []
+
+
 def test_stops_escalate_and_planned_work_is_no_alarm() -> None:
     mon = stage()
     idle = mon.states([StateChange(M, 1000, "idle")])
@@ -249,8 +281,8 @@ def test_the_we_option_is_the_old_individuals_chart() -> None:
     (change,) = mon.take_limit_changes()
     chart = imr(values, phase1=50).main
     assert (change.detector, change.source, change.n) == ("imr", "learned", 50)
-    assert change.center == pytest.approx(float(chart.center), rel=1e-12)
-    assert change.sigma == pytest.approx(float(chart.sigma), rel=1e-12)
+    assert change.center == pytest.approx(float(chart.center), rel=1e-9)  # float32 offsets in phase I
+    assert change.sigma == pytest.approx(float(chart.sigma), rel=1e-6)
     out = mon.observe([Reading(DIAM, 100_000, change.ucl + 0.01)])
     assert [a.rules for a in active(out)] == [("WE1",)]
 

@@ -137,6 +137,36 @@ def test_the_calendar_decides_planned_time(catalog: Catalog) -> None:
     assert not [p for p in parts if 2 * HOUR < p.ts - T0 < 2 * HOUR + 30 * MIN]  # none during the break
 
 
+def test_a_state_change_comes_before_the_readings_sampled_at_its_instant() -> None:
+    # The break starts at 10:00 exactly, on a sampling tick: that tick is taken in the new state (force 0), so a
+    # reader that gates readings by the state records it has seen must get the state record first (a reading of
+    # the stopped machine that arrives while it is still "running" looks like a shock on every signal).
+    plant = one_machine_plant(
+        "press",
+        """
+        [calendar]
+        timezone = "UTC"
+        [[calendar.shifts]]
+        name = "early"
+        start = "06:00"
+        end = "14:00"
+        days = ["mon", "tue", "wed", "thu", "fri"]
+        breaks = [{start = "10:00", end = "10:30"}]
+        """,
+    )
+    sim = Simulation(plant, catalog_of(Press), seed=2, start_ms=T0 + HOUR, auto_stops=False)
+    records = sim.advance(T0 + 3 * HOUR)
+    changes = [(i, r) for i, r in enumerate(records) if isinstance(r, StateRec)]
+    assert [(r.ts - T0, r.state) for _, r in changes] == [
+        (HOUR, "running"), (2 * HOUR, "planned"), (2 * HOUR + 30 * MIN, "running")
+    ]  # fmt: skip
+    for at, change in changes:
+        ticks = [i for i, r in enumerate(records) if isinstance(r, Sample) and r.tick and r.ts == change.ts]
+        assert len(ticks) == 1
+        assert ticks[0] > at
+        assert records[ticks[0]].values["force"] == (0.0 if change.state == "planned" else 100.0)
+
+
 def test_drift_does_not_grow_while_the_machine_is_down() -> None:
     sim = Simulation(one_machine_plant("gauge"), catalog_of(Gauge), seed=1, start_ms=T0)
     sim.at(T0 + 10_000, Action(0, "inject", "drift", "level", {"rate": 0.5}))

@@ -45,7 +45,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_pistonrings_xbar_r_json(reference: Path, expected: Any) -> None:
     doc = analyze_json(
-        reference / "inputs/pistonrings.csv", "--chart", "xbar-r", "--phase1", "25",
+        reference / "inputs/pistonrings.csv", "--chart", "xbar-r", "--phase1", "25", "--ci-method", "qcc",
         "--lsl", "73.95", "--usl", "74.05", "--target", "74",
     )  # fmt: skip
     exp = expected("pistonrings_xbar.json")

@@ -71,6 +71,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         conf.replace("/mosquitto/secrets", str(secrets))
         .replace("/mosquitto/data/", f"{data}/")
         .replace("listener 1883", f"listener {port} 127.0.0.1")
+        .replace("listener 1884", f"listener {free_port()} 127.0.0.1")  # ingestion's (tests/ingest/test_takeover.py)
         .replace("/deploy/mosquitto/conf.d", str(DEPLOY / "mosquitto" / "conf.d"))
         .replace("log_dest stdout", f"log_dest file {data / 'mosquitto.log'}")
     )

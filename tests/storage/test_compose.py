@@ -191,13 +191,14 @@ def test_smartfactory_entrypoint_checks_secrets(token: str, rc: int, message: st
         assert "smartfactory" in result.stdout
 
 
-def test_grouped_workers_get_a_client_id_of_their_own() -> None:
+def test_a_grouped_worker_without_an_id_of_its_own_is_refused() -> None:
+    """`--scale ingest=N` would run N workers on one account, whose sessions the broker names after it (issue 13)."""
     env = {"MQTT_PASSWORD": "ingestSecret0123", "SMARTFACTORY_INGEST__GROUP": "ingest"}
+    result = run_entrypoint(ROOT / "deploy" / "smartfactory-entrypoint.sh", env, "ingest")
+    assert result.returncode == 78
+    assert "needs its own account and SMARTFACTORY_INGEST__CLIENT_ID" in result.stderr
     result = run_entrypoint(ROOT / "deploy" / "smartfactory-entrypoint.sh", env, "config", "show")
-    assert result.returncode == 0, result.stderr
-    client_id = yaml.safe_load(result.stdout)["ingest"]["client_id"]
-    assert client_id.startswith("smartfactory-ingest-")
-    assert client_id != "smartfactory-ingest-"
+    assert result.returncode == 0, result.stderr  # other commands of a grouped worker's image still run
 
 
 def test_influxdb_entrypoint_refuses_placeholders() -> None:

@@ -29,6 +29,11 @@ COMMANDS: dict[str, str] = {
     "spc": "smartfactory.cli.spc:spc",
     "report": "smartfactory.cli.report:report",
     "oee": "smartfactory.cli.oee:oee",
+    "bridge": "smartfactory.cli.bridge:bridge",
+    "exercise": "smartfactory.cli.exercise:exercise",
+    "record": "smartfactory.cli.record:record",
+    "replay": "smartfactory.cli.record:replay",
+    "classroom": "smartfactory.cli.classroom:classroom",
 }
 
 

@@ -10,12 +10,13 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from smartfactory.cli.common import echo, friendly_errors, mqtt_option, settings_from, stop_on_signals, store_option
 from smartfactory.durations import EXAMPLES, parse_duration
-from smartfactory.edge.broker import RunningBroker, ensure_broker, start_amqtt, start_mosquitto
+from smartfactory.edge.broker import RunningBroker, ensure_broker, packet_limit, start_amqtt, start_mosquitto
 from smartfactory.services import (
     RunningIngest,
     RunningSimulator,
@@ -27,6 +28,9 @@ from smartfactory.services import (
 from smartfactory.settings import parse_mqtt_url
 from smartfactory.sim.scenario import load_scenario, resolve_scenario_file, scenario_lines
 from smartfactory.sim.truth import write_truth
+
+if TYPE_CHECKING:
+    from smartfactory.opcua.security import Security
 
 
 def _masked(url: str) -> str:
@@ -55,12 +59,13 @@ def broker(mqtt_url: str | None, data_dir: Path | None, kind: str) -> None:
     """Run an MQTT broker on the configured address until Ctrl-C."""
     settings = settings_from(mqtt_url=mqtt_url, data_dir=data_dir)
     address = parse_mqtt_url(settings.mqtt_url)
+    limit = packet_limit(settings.ingest.max_payload_bytes)  # max_packet_size: refused before it is read
     if kind == "amqtt":
         running = start_amqtt(address)
     elif kind == "mosquitto":
-        running = start_mosquitto(address, settings.data_dir / "mosquitto")
+        running = start_mosquitto(address, settings.data_dir / "mosquitto", max_packet_size=limit)
     else:
-        running = ensure_broker(address, settings.data_dir)
+        running = ensure_broker(address, settings.data_dir, max_packet_size=limit)
     echo(running.describe())
     if running.kind == "existing":
         return
@@ -74,6 +79,15 @@ def broker(mqtt_url: str | None, data_dir: Path | None, kind: str) -> None:
 #: History a plain `demo` starts with: the monitor's phase I and a first OEE window, written in ~2 s.
 DEMO_BACKFILL = "30m"
 SPEED_HELP = "Simulated seconds per real second: 1 = real time, 60 = an hour a minute, 0 = as fast as possible."
+#: `--format` of the simulator: wire format v1 (JSON on the ISA-95 topics) or Sparkplug B (docs/sparkplug.md).
+format_option = click.option(
+    "--format",
+    "wire_format",
+    type=click.Choice(["uns", "sparkplug"]),
+    default="uns",
+    show_default=True,
+    help="uns: JSON on ISA-95 topics (docs/wire.md); sparkplug: Sparkplug B, an edge node per line (docs/sparkplug.md)",
+)
 
 
 @click.command()
@@ -94,6 +108,19 @@ SPEED_HELP = "Simulated seconds per real second: 1 = real time, 60 = an hour a m
     default=None,
     help="At the end, write the simulator's own (ground-truth) OEE of the run as JSON to this file.",
 )
+@format_option
+@click.option(
+    "--opcua-endpoint", default=None, metavar="URL", help="Also serve the plant over OPC UA, opc.tcp://HOST:PORT."
+)
+@click.option("--no-mqtt", is_flag=True, help="Publish only over OPC UA (needs --opcua-endpoint).")
+@click.option(
+    "--opcua-security",
+    type=click.Choice(["none", "sign-encrypt"]),
+    default="none",
+    show_default=True,
+    help="OPC UA channel: none, or Basic256Sha256 SignAndEncrypt (docs/opcua.md).",
+)
+@click.option("--opcua-user", default=None, help="OPC UA user (anonymous refused); password from OPCUA_PASSWORD.")
 @friendly_errors
 def simulate(
     mqtt_url: str | None,
@@ -106,9 +133,17 @@ def simulate(
     scenario: str | None,
     backfill: str | None,
     truth: Path | None,
+    wire_format: str,
+    opcua_endpoint: str | None,
+    no_mqtt: bool,
+    opcua_security: str,
+    opcua_user: str | None,
 ) -> None:
-    """Run the simulated plant, publishing its readings to the broker."""
+    """Run the simulated plant, publishing its readings to the broker (and/or serving them over OPC UA)."""
     settings = settings_from(mqtt_url=mqtt_url, **_sections(mqtt={"qos": qos}))
+    if no_mqtt and opcua_endpoint is None:
+        raise click.UsageError("--no-mqtt publishes only over OPC UA: give --opcua-endpoint too")
+    opcua = _opcua_security(opcua_endpoint, opcua_security, opcua_user, settings.data_dir)
     chosen = load_scenario(resolve_scenario_file(scenario, settings.sim.dir)) if scenario else None
     duration_s = parse_duration(duration) if duration is not None else chosen.duration_s if chosen else None
     effective_speed = speed if speed is not None else (chosen.speed if chosen else None)
@@ -129,9 +164,15 @@ def simulate(
         plant=plant,
         progress=sys.stderr,
         record_truth=truth is not None,
+        wire_format=wire_format,
+        opcua_endpoint=opcua_endpoint,
+        opcua_security=opcua,
+        mqtt=not no_mqtt,
     )
     machines = ", ".join(str(m.path) for m in running.simulation.machines)
     url = _masked(settings.mqtt_url)
+    if opcua_endpoint is not None:  # OPC UA too, or (--no-mqtt) alone
+        url = opcua_endpoint if no_mqtt else f"{url} and {opcua_endpoint}"
     echo(f"simulating {len(running.simulation.machines)} machines ({machines}) → {url}; Ctrl-C stops")
     for line in scenario_lines(running.scenario):
         echo(line)
@@ -146,6 +187,20 @@ def simulate(
     if truth is not None:
         write_truth(truth, running.simulation, running.stats.live_start_ms)
         echo(f"ground-truth OEE written to {truth}")
+
+
+def _opcua_security(endpoint: str | None, mode: str, user: str | None, data_dir: Path) -> Security | None:
+    """The OPC UA server's security options (certificates under DATA_DIR/opcua); None without an endpoint."""
+    if endpoint is None:
+        return None
+    from smartfactory.opcua.security import Security, warn_exposed  # asyncua loads only when OPC UA is asked for
+    from smartfactory.opcua.server import parse_endpoint
+
+    security = Security.from_options(mode, user, data_dir / "opcua")
+    warning = warn_exposed(parse_endpoint(endpoint)[0], security)
+    if warning:
+        echo(warning)
+    return security
 
 
 def _sections(**sections: Mapping[str, object]) -> dict[str, dict[str, object]]:
@@ -274,6 +329,7 @@ def stop_child(child: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
     help=f"Start with this much simulated history up to now (e.g. 7d, 2h30m; default {DEMO_BACKFILL} without a "
     "scenario, the scenario's own with one), so the first screen already shows limits, OEE and a story.",
 )
+@format_option
 @friendly_errors
 def demo(
     mqtt_url: str | None,
@@ -285,6 +341,7 @@ def demo(
     port: int | None,
     scenario: str | None,
     backfill: str | None,
+    wire_format: str,
 ) -> None:
     """Run the whole pipeline on embedded defaults: broker, simulator, ingestion + SPC into SQLite, dashboard."""
     settings = settings_from(
@@ -304,7 +361,11 @@ def demo(
     sim_: RunningSimulator | None = None
     dash: subprocess.Popen[bytes] | None = None
     try:
-        broker_ = ensure_broker(parse_mqtt_url(settings.mqtt_url), settings.data_dir)
+        broker_ = ensure_broker(
+            parse_mqtt_url(settings.mqtt_url),
+            settings.data_dir,
+            max_packet_size=packet_limit(settings.ingest.max_payload_bytes),
+        )
         echo(f"[broker]     {broker_.describe()}")
         ingest_ = start_ingest(settings)
         echo(f"[ingest]     {_masked(settings.mqtt_url)} → {settings.store} (SPC monitor on every series)")
@@ -315,6 +376,7 @@ def demo(
             speed=speed,
             backfill_s=backfill_s,
             progress=sys.stderr,
+            wire_format=wire_format,
         )
         echo(
             f"[simulator]  {len(sim_.simulation.machines)} machines, seed {sim_.simulation.seed}, speed {sim_.speed:g}×"

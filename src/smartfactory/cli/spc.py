@@ -10,6 +10,7 @@ keys) or the per-point table (``--format csv|parquet``). A file that holds sever
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from smartfactory.spc.report import POINTS_GIVEN, analysis_document, materialize
 
 CHARTS = ("imr", "xbar-r", "xbar-s", "p", "np", "c", "u", "ewma", "cusum")
 FORMATS = ("table", "json", "csv", "parquet")
+CI_METHODS = ("effective-df", "qcc")
 #: column names (case-insensitive) that say which series a row belongs to (`smartfactory export` writes `topic`)
 SERIES_COLUMNS = ("topic", "series")
 
@@ -273,6 +275,7 @@ def _capability(result: ChartPair | ControlChart, o: dict[str, Any]) -> engine.C
         return bool(beyond.any())
 
     phase1_out = out_of_control(main) or out_of_control(comp)
+    method, sizes = sigma_estimator(result, known=o["sigma"] is not None)
     return engine.capability(
         result.observations,
         center=float(np.mean(main.center_line[: main.n_phase1])),
@@ -282,7 +285,23 @@ def _capability(result: ChartPair | ControlChart, o: dict[str, Any]) -> engine.C
         target=o["target"],
         nsigmas=o["nsigmas"],
         in_control=not bool(phase1_out),
+        sigma_method=method,
+        subgroup_sizes=sizes,
+        ci_method=o["ci_method"],
     )
+
+
+def sigma_estimator(result: ChartPair, *, known: bool) -> tuple[str, np.ndarray | None]:
+    """How the chart estimated its within σ (`spc.capability`'s `sigma_method`) and, for subgroup charts, the
+    sizes of the phase I subgroups it used (those `--revise` dropped left out)."""
+    main = result.main
+    if known:
+        return "known", None
+    if main.chart == "i":
+        return "mr", None
+    keep = np.ones(main.n_phase1, dtype=np.bool_)
+    keep[[i - 1 for i in main.excluded]] = False
+    return ("r" if result.companion.chart == "r" else "s"), np.asarray(main.sizes[: main.n_phase1])[keep]
 
 
 # -- output ----------------------------------------------------------------------------------------------
@@ -338,6 +357,8 @@ def _write(output: str, fmt: str, docs: list[tuple[str | None, dict[str, Any]]],
 @click.option("--lsl", type=float, help="Lower specification limit (capability).")
 @click.option("--usl", type=float, help="Upper specification limit (capability).")
 @click.option("--target", type=float, help="Target for Cpm [middle of the specification].")
+@click.option("--ci-method", "ci_method", type=click.Choice(CI_METHODS), default="effective-df", show_default=True,
+              help="Capability intervals: the within σ's own df (MR̄, R̄, s̄), or qcc 2.7's n − 1.")  # fmt: skip
 @click.option("--lambda", "lam", type=float, help="EWMA smoothing constant [0.2].")
 @click.option("--nsigmas", type=click.FloatRange(min=0, min_open=True), default=3.0, show_default=True,
               help="Width of the control limits in sigmas.")  # fmt: skip
@@ -390,6 +411,10 @@ def analyze(file: Path, chart: str, fmt: str, output: str, points: str, plot: Pa
     docs: list[tuple[str | None, dict[str, Any]]] = []
     for name, result, cap in results:
         doc = analysis_document(chart, result, cap, "violations" if points == "violations" else "all")
+        if cap is not None:  # how the intervals treat σ_within: "effective-df" (its estimator's df) or "qcc" (n − 1)
+            doc["capability"].update(
+                ci_method=cap.ci_method, df_within=cap.df_within if math.isfinite(cap.df_within) else None
+            )
         docs.append((name, doc if name is None else {"series": name, **doc}))
     _write(output, fmt, docs, col if o["by"] else None, f"{chart} chart of {file.name}")
     if output != "-":

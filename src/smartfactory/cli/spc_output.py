@@ -178,8 +178,9 @@ def table_text(doc: dict[str, Any], title: str) -> str:
         lines.append("")
     cap = doc.get("capability")
     if cap:
+        df = f", {_fmt(cap['df_within'])} df within" if cap.get("df_within") is not None else ""
         lines.append(f"capability (n = {cap['n']}, sigma within {_fmt(cap['sigma_within'])}, overall "
-                     f"{_fmt(cap['sigma_overall'])}, {cap['confidence']:.0%} intervals)")  # fmt: skip
+                     f"{_fmt(cap['sigma_overall'])}, {cap['confidence']:.0%} intervals{df})")  # fmt: skip
         for key in ("cp", "cpk", "cpl", "cpu", "cpm", "pp", "ppk"):
             iv = cap[key]
             if iv is not None:

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -79,6 +79,69 @@ class RunningBroker:
 #: (measured in bench/ingest_broker_durability.py; see docs/ingestion.md).
 Durability = Literal["interval", "every_change"]
 
+#: Largest MQTT packet the generated broker accepts (mosquitto 2 `max_packet_size`; its own default is the protocol's
+#: 256 MiB): twice ingestion's default `max_payload_bytes` (1 MiB) plus 64 KiB, as in deploy/mosquitto/mosquitto.conf.
+#: A bigger packet is refused as soon as its length header arrives (the sender is disconnected, nobody receives it).
+#: Ingestion itself announces an MQTT 5 Maximum Packet Size of max_payload_bytes + 64 KiB, so the broker drops
+#: messages between the two for it, and a payload just over max_payload_bytes still arrives to be dead-lettered.
+MAX_PACKET_SIZE = 2 * 1_048_576 + 64 * 1024
+
+
+def packet_limit(max_payload_bytes: int) -> int:
+    """The broker's `max_packet_size` for ingestion's `max_payload_bytes`: twice it, plus 64 KiB."""
+    return 2 * max_payload_bytes + 64 * 1024
+
+
+#: Every client id sent to a broker with accounts begins with this (mosquitto `clientid_prefixes`); the broker names
+#: a client that sends none `smartfactory-auto-…`. No username may begin with it (see `Accounts`).
+CLIENT_ID_PREFIX = "smartfactory-"
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Password-protected broker whose client ids are bound to accounts (issue 13: any account could connect with
+    ingestion's client id and a clean session, wiping ingestion's queued readings and kicking it off).
+
+    On `bound_port` the broker replaces every client id with the account's username (`use_username_as_clientid`),
+    so a session there belongs to one account: ingestion connects there, and only a client with its password can
+    resume or end its session. On the main port ids must begin with `CLIENT_ID_PREFIX` (`clientid_prefixes`,
+    checked on the id the client sent, before the replacement, in mosquitto 2's handle_connect.c), and usernames
+    never do, so no id sent anywhere can name a session of the bound port. Same scheme as the compose stack's
+    deploy/mosquitto/mosquitto.conf.
+    """
+
+    password_file: Path
+    bound_port: int
+    acl_file: Path | None = None
+
+    def config_lines(self, host: str) -> tuple[list[str], list[str]]:
+        """(general lines, the bound listener's lines)."""
+        general = [
+            "per_listener_settings false",
+            "allow_anonymous false",
+            f"password_file {self.password_file.resolve()}",
+            *([f"acl_file {self.acl_file.resolve()}"] if self.acl_file is not None else []),
+            f"clientid_prefixes {CLIENT_ID_PREFIX}",
+            f"auto_id_prefix {CLIENT_ID_PREFIX}auto-",
+        ]
+        return general, [f"listener {self.bound_port} {host}", "use_username_as_clientid true"]
+
+
+def write_password_file(path: Path, passwords: Mapping[str, str]) -> Path:
+    """A mosquitto password file (hashed by `mosquitto_passwd`, installed with the broker) for these accounts."""
+    tool = shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path=":".join(SBIN_DIRS))
+    if tool is None:
+        raise BrokerError("mosquitto_passwd is not installed (it comes with mosquitto: apt-get install mosquitto)")
+    for user in passwords:
+        if user.startswith(CLIENT_ID_PREFIX) or not user or ":" in user:
+            raise BrokerError(f"user name {user!r} must not be empty, hold ':' or begin with {CLIENT_ID_PREFIX!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    path.chmod(0o600)
+    for user, password in passwords.items():
+        subprocess.run([tool, "-b", str(path), user, password], check=True, capture_output=True, timeout=30)
+    return path
+
 
 def mosquitto_config(
     port: int,
@@ -86,12 +149,18 @@ def mosquitto_config(
     host: str = "127.0.0.1",
     durability: Durability = "interval",
     extra: Sequence[str] = (),
+    *,
+    max_packet_size: int = MAX_PACKET_SIZE,
+    accounts: Accounts | None = None,
 ) -> str:
-    """A mosquitto.conf for a private broker: loopback only, persistent, generous queues; `extra` lines last."""
+    """A mosquitto.conf for a private broker: loopback only, persistent, generous queues, packets up to
+    `max_packet_size`; anonymous, or with `accounts` (client ids bound to them); `extra` lines last."""
+    general, bound = accounts.config_lines(host) if accounts is not None else (["allow_anonymous true"], [])
     return "\n".join(
         [
+            *general,
             f"listener {port} {host}",
-            "allow_anonymous true",
+            *bound,
             f"user {getpass.getuser()}",
             "persistence true",
             f"persistence_location {data_dir}/",
@@ -101,6 +170,7 @@ def mosquitto_config(
             "max_queued_messages 0",
             "max_queued_bytes 0",
             "max_inflight_messages 0",
+            f"max_packet_size {max_packet_size}",
             f"log_dest file {data_dir / 'mosquitto.log'}",
             "log_type error",
             "log_type warning",
@@ -127,6 +197,8 @@ def start_mosquitto(
     *,
     durability: Durability = "interval",
     extra_config: Sequence[str] = (),
+    max_packet_size: int = MAX_PACKET_SIZE,
+    accounts: Accounts | None = None,
 ) -> RunningBroker:
     """Start a private mosquitto with its config, persistence file and log in `data_dir`; wait for its port.
 
@@ -137,7 +209,17 @@ def start_mosquitto(
         raise BrokerError("mosquitto is not installed: `sudo apt-get install mosquitto` (or use amqtt)")
     data_dir.mkdir(parents=True, exist_ok=True)
     conf = data_dir / "mosquitto.conf"
-    conf.write_text(mosquitto_config(address.port, data_dir.resolve(), address.host, durability, extra_config))
+    conf.write_text(
+        mosquitto_config(
+            address.port,
+            data_dir.resolve(),
+            address.host,
+            durability,
+            extra_config,
+            max_packet_size=max_packet_size,
+            accounts=accounts,
+        )
+    )
     stderr_path = data_dir / "mosquitto.stderr"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=stderr)
@@ -197,7 +279,11 @@ def start_amqtt(address: BrokerAddress) -> RunningBroker:
 
 
 def ensure_broker(
-    address: BrokerAddress, data_dir: Path, prefer: Literal["auto", "mosquitto", "amqtt"] = "auto"
+    address: BrokerAddress,
+    data_dir: Path,
+    prefer: Literal["auto", "mosquitto", "amqtt"] = "auto",
+    *,
+    max_packet_size: int = MAX_PACKET_SIZE,
 ) -> RunningBroker:
     """Use the broker at `address` if one answers, else start one there (loopback addresses only)."""
     if broker_answers(address):
@@ -208,12 +294,15 @@ def ensure_broker(
             "started there; check --mqtt-url"
         )
     if prefer == "mosquitto" or (prefer == "auto" and mosquitto_binary()):
-        return start_mosquitto(address, data_dir / "mosquitto")
+        return start_mosquitto(address, data_dir / "mosquitto", max_packet_size=max_packet_size)
     return start_amqtt(address)
 
 
 __all__ = [
+    "CLIENT_ID_PREFIX",
     "LOOPBACK",
+    "MAX_PACKET_SIZE",
+    "Accounts",
     "AmqttThread",
     "BrokerKind",
     "Durability",
@@ -221,6 +310,8 @@ __all__ = [
     "ensure_broker",
     "mosquitto_binary",
     "mosquitto_config",
+    "packet_limit",
     "start_amqtt",
     "start_mosquitto",
+    "write_password_file",
 ]

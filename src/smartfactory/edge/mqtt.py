@@ -28,6 +28,7 @@ from paho.mqtt import __version__ as PAHO_VERSION
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from smartfactory.errors import BrokerError
 from smartfactory.retry import RetryPolicy
@@ -110,6 +111,7 @@ class MqttClient:
         self._max_packet_size = max_packet_size
         self._on_message = on_message
         self._subscriptions: dict[str, int] = {}
+        self._retain_as_published: set[str] = set()  # filters subscribed with that MQTT 5 option
         self._connected = threading.Event()
         self._connect_error: str | None = None
         self._outstanding = 0
@@ -117,6 +119,7 @@ class MqttClient:
         self._cond = threading.Condition()
         self._closing = False
         self._session = 0
+        self._session_present = False
         self._subacked: set[int] = set()
         self._initial_subs: list[int] = []
         version = paho.MQTTv5 if protocol == "5" else paho.MQTTv311
@@ -272,16 +275,37 @@ class MqttClient:
 
     # ------------------------------------------------------------------ subscribe
 
-    def subscribe(self, topic_filter: str, qos: int = 1, *, timeout: float = 5.0) -> None:
+    def subscribe(
+        self,
+        topic_filter: str,
+        qos: int = 1,
+        *,
+        timeout: float = 5.0,
+        retain_as_published: bool = False,
+        confirm: bool = True,
+    ) -> None:
         """Subscribe now and again after every reconnect; when connected, wait for the broker's SUBACK.
 
         Until the SUBACK the broker may not route messages to us yet, so "subscribed" means acknowledged.
+        `confirm=False` sends the SUBSCRIBE without waiting: for a resumed persistent session (`session_present`),
+        whose subscription the broker still holds and whose SUBACK arrives only behind the queued backlog (a
+        50,000-message backlog took longer than the 5 s timeout).
+        `retain_as_published` (MQTT 5 only; ignored on 3.1.1) keeps the publisher's retain flag on messages
+        forwarded live, which 3.1.1 brokers always clear (a recorder needs it to replay retained messages).
         """
         self._subscriptions[topic_filter] = qos
+        if retain_as_published:
+            self._retain_as_published.add(topic_filter)
         if self.connected:
-            _, mid = self._client.subscribe(topic_filter, qos=qos)
-            if mid is not None:
+            mid = self._send_subscribe(topic_filter, qos)
+            if mid is not None and confirm:
                 self._wait_subacks([mid], timeout)
+
+    def _send_subscribe(self, topic_filter: str, qos: int) -> int | None:
+        if self.protocol == "5" and topic_filter in self._retain_as_published:
+            options = SubscribeOptions(qos=qos, retainAsPublished=True)
+            return self._client.subscribe(topic_filter, options=options)[1]
+        return self._client.subscribe(topic_filter, qos=qos)[1]
 
     def _wait_subacks(self, mids: Sequence[int], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -321,6 +345,11 @@ class MqttClient:
         return len(mids)
 
     @property
+    def session_present(self) -> bool:
+        """The broker resumed a session it kept for our client id (CONNACK's session-present flag)."""
+        return self._session_present
+
+    @property
     def session(self) -> int:
         """The number of the current connection (unique in this process; 0 before the first connect)."""
         return self._session
@@ -340,8 +369,9 @@ class MqttClient:
             log.warning("broker %s refused the connection: %s", self.address.url(), reason)
             return
         self._session = next(_SESSIONS)
+        self._session_present = bool(getattr(flags, "session_present", False))
         self._reconnect.reset()
-        mids = (client.subscribe(f, qos=qos)[1] for f, qos in self._subscriptions.items())
+        mids = (self._send_subscribe(f, qos) for f, qos in self._subscriptions.items())
         self._initial_subs = [mid for mid in mids if mid is not None]
         self._connected.set()
         log.debug("connected to %s as %r", self.address.url(), self.client_id)

@@ -44,6 +44,7 @@ import logging
 import math
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -52,9 +53,9 @@ from smartfactory import plant
 from smartfactory.errors import WireError
 from smartfactory.ingest import monitor_design as md
 from smartfactory.ingest.episodes import MonitorEvent, cleared, detected, quiet
-from smartfactory.ingest.monitor_series import Machine, Series, WeDetector, deviation
+from smartfactory.ingest.monitor_series import Machine, PhaseOne, Series, WeDetector, deviation
 from smartfactory.model import Alarm, LimitsVersion, Reading, StateChange
-from smartfactory.spc.baseline import Baseline, CannotLearn, Phase1, learn_baseline, learn_rate
+from smartfactory.spc.baseline import Baseline, CannotLearn, learn_baseline, learn_rate
 from smartfactory.spc.design import (
     CountDesign,
     DataQualityDesign,
@@ -85,6 +86,12 @@ PHI_MATERIAL = 0.0
 #: Down reasons that are planned work, not a stop to alarm on.
 PLANNED_REASONS = frozenset({"tool_change", "changeover", "maintenance"})
 _TICK_EVERY_MS = 1000
+#: A signal with a time constant charts again once the deviation it restarted with has decayed to this many σ.
+SETTLED_Z = 0.25
+#: Part characteristics chart again once the machine's signals with a time constant are within this many σ.
+PARTS_SETTLED_Z = 1.0
+#: Weight of each new reading in the EWMA of a signal's level during a stop (one reading is too noisy a guess).
+STOPPED_ALPHA = 0.25
 
 
 def watch_patterns(spec: str) -> tuple[str, ...]:
@@ -118,6 +125,7 @@ class MonitorStage:
         stored: Mapping[str, LimitsVersion] | None = None,
         infos: Mapping[str, MachineInfo] | None = None,
         record_events: bool = False,
+        background_design: bool = False,
     ) -> None:
         if detector not in ("budget", "we"):
             raise ValueError(f"detector must be budget or we, not {detector!r}")
@@ -132,6 +140,11 @@ class MonitorStage:
         self.configured = dict(configured or {})
         self.stored = dict(stored or {})
         self.planner = md.Planner(budget_per_hour, subgroup_size)
+        self.designer = md.Designer(background=background_design)
+        self._waiting: dict[str, Series] = {}  # charting series whose new design is being solved (background)
+        self._settled_seen = 0
+        self._plan_future: Future[dict[tuple[str, float, int], md.Allocation]] | None = None
+        self._plan_seq = self._plan_base = 0  # plans applied; and their number when the one under way began
         self.record_events = record_events
         self._series: dict[str, Series | None] = {}
         self._machines: dict[str, Machine] = {}
@@ -199,6 +212,10 @@ class MonitorStage:
         """
         if self._dirty and time.monotonic() >= self._next_replan:
             self._replan()
+        if self._plan_future is not None and self._plan_future.done():
+            self._take_plan()
+        if self._waiting and self.designer.settled != self._settled_seen:
+            self._rearm_waiting()
         out = self._out = []
         table = self._series
         for reading in readings:
@@ -310,8 +327,8 @@ class MonitorStage:
             machine.series.append(s)
         s.dq = self._dq(s) if facts.declared else None
         if not self._resume(s):
-            s.phase1 = Phase1(self._phase1_length(facts))
-            s.status = f"learning 0/{len(s.phase1._buf)}"
+            s.phase1 = PhaseOne(self._phase1_length(facts))
+            s.status = f"learning 0/{s.phase1.size}"
         return s
 
     def _phase1_length(self, facts: md.Facts) -> int:
@@ -365,7 +382,7 @@ class MonitorStage:
                 s.p1_first = ts
             s.p1_last = ts
             if not len(buf) & 63:
-                s.status = f"learning {len(buf)}/{len(buf._buf)}"
+                s.status = f"learning {len(buf)}/{buf.size}"
             return
         s.p1_last = ts
         values = buf.values()
@@ -398,6 +415,8 @@ class MonitorStage:
             s.facts = md.Facts(s.facts.kind, s.facts.rate_hz, s.facts.declared, _resolution(values), s.facts.tau_s)
         if self._dirty and time.monotonic() >= self._next_replan:
             self._replan()
+        # the first design waits for its solve even in the background mode (usually queued by `_prefetch` when the
+        # plan was made, a phase I ago): readings not charted meanwhile would be faults not seen
         self._arm(s, "learned", record=True, at=ts, phase1=values)
 
     def _arm(self, s: Series, source: str, *, record: bool, at: int | None = None, phase1: Any = None) -> None:
@@ -416,14 +435,14 @@ class MonitorStage:
         alloc = self._alloc.get(self.planner.group_key(s.facts))
         if alloc is None:  # a series the plan has not seen yet
             self._dirty = True
-            self._replan()
+            self._replan(wait=True)
             alloc = self._alloc[self.planner.group_key(s.facts)]
         s.alloc = alloc
         kind = s.facts.kind
         interval = s.facts.interval_s
         if kind == "count":
             assert s.rate is not None
-            cd = md.design(s.facts, alloc.arl0, None)
+            cd = self.designer.get(*self._design_inputs(s, alloc))
             assert isinstance(cd, CountDesign)
             det = CountDetector(s.rate, cd, series=s.name)
             mean = det.mean
@@ -443,10 +462,7 @@ class MonitorStage:
         else:
             base = s.baseline
             assert base is not None
-            n = base.n if base.source == "learned" and base.n > 0 else None
-            sub = self.planner.subgroup(s.facts)
-            residuals = sub == 1 and base.uses_residuals(PHI_MATERIAL)
-            d = md.design(s.facts, alloc.arl0, n, sub, base.phi if residuals else 0.0)
+            d = self.designer.get(*self._design_inputs(s, alloc))
             params = {**md.design_params(d), "phi": base.phi, "sigma_e": base.sigma_e}
             if isinstance(d, SubgroupDesign):
                 s.detector = SubgroupDetector(base, d, series=s.name)
@@ -480,6 +496,29 @@ class MonitorStage:
             else:  # armed before its first reading (a birth): the version starts with that reading
                 s.unrecorded = True
 
+    def _design_inputs(self, s: Series, alloc: md.Allocation) -> tuple[md.Facts, float, int | None, int, float]:
+        """The arguments of `md.design` for a series with limits: facts, ARL0, phase I length (None: known
+        limits), subgroup size and the φ̂ of a residual chart (0: charted on its values)."""
+        if s.facts.kind == "count":
+            return s.facts, alloc.arl0, None, 1, 0.0
+        base = s.baseline
+        assert base is not None
+        n = base.n if base.source == "learned" and base.n > 0 else None
+        sub = self.planner.subgroup(s.facts)
+        residuals = sub == 1 and base.uses_residuals(PHI_MATERIAL)
+        return s.facts, alloc.arl0, n, sub, base.phi if residuals else 0.0
+
+    def _rearm_waiting(self) -> None:
+        """Charting series whose design for the current plan has been solved meanwhile take it now."""
+        self._settled_seen = self.designer.settled
+        for name, s in list(self._waiting.items()):
+            alloc = self._alloc.get(self.planner.group_key(s.facts))
+            if alloc is None or alloc == s.alloc or s.detector is None:
+                del self._waiting[name]
+            elif self.designer.ready(*self._design_inputs(s, alloc)):
+                del self._waiting[name]
+                self._arm(s, s.version.source if s.version is not None else "learned", record=False)
+
     def _record(self, s: Series, ts: int) -> None:
         number = self._versions.get(s.name, 0) + 1
         self._versions[s.name] = number
@@ -501,25 +540,73 @@ class MonitorStage:
             s.dropout_ms = design.dropout_window_s * 1000.0
         return DataQualityDetector(design, interval_s=interval, stuck_run=None, series=s.name)
 
-    def _replan(self) -> None:
+    def _replan(self, *, wait: bool = False) -> None:
         """Share the budget over the series known now. A growing plant re-plans at most every `REPLAN_EVERY_S`
         of wall time (series that appear from readings meanwhile use their group's current share; a birth or a new group
         re-plans at once; with the grid of `md.planned_count` most re-plans are cache hits):
         re-planning at every new series made ingestion 27x slower while 74 machines were born (bench/scale_drain.py)."""
         self._dirty = False
         self._next_replan = time.monotonic() + REPLAN_EVERY_S
+        if self.designer.background and self._alloc and not wait:  # solved off this thread; the old plan holds
+            if self._plan_future is None:
+                self._plan_future = self.designer.submit(self.planner.plan, tuple(self._facts.values()))
+                self._plan_base = self._plan_seq
+            else:
+                self._dirty = True  # plan again once the one under way is in
+            return
         try:
-            self._alloc = self.planner.plan(self._facts.values())
+            alloc = self.planner.plan(self._facts.values())
         except SpcError as exc:  # keep the plan there is (a design input no budget can meet)
             log.error("could not share the alarm budget over %d series: %s", len(self._facts), exc)
             return
+        self._apply_plan(alloc)
+
+    def _take_plan(self) -> None:
+        """A plan solved in the background is in: use it."""
+        future, self._plan_future = self._plan_future, None
+        assert future is not None
+        if self._plan_seq != self._plan_base:  # a plan was made on this thread meanwhile: this one is older
+            self._dirty = True
+            return
+        try:
+            alloc = future.result()
+        except SpcError as exc:
+            log.error("could not share the alarm budget over %d series: %s", len(self._facts), exc)
+            return
+        self._apply_plan(alloc)
+
+    def _apply_plan(self, plan: dict[tuple[str, float, int], md.Allocation]) -> None:
+        """Allocations of a new plan: re-arm the charting series whose share moved (off this thread in the
+        background mode: they keep their design until the new one is solved)."""
+        self._alloc = plan
+        self._plan_seq += 1
+        if self.designer.background and self.detector == "budget":
+            self.designer.drop_queued()  # solves queued for an older plan
+            self._prefetch()
         for s in self._series.values():
             if s is None or s.detector is None:
                 continue
             alloc = self._alloc.get(self.planner.group_key(s.facts))
             if alloc is not None and alloc != s.alloc:
+                if self.detector == "budget" and not self.designer.ready(*self._design_inputs(s, alloc)):
+                    self._waiting[s.name] = s  # keeps its design until the new one is solved (off this thread)
+                    continue
                 source = s.version.source if s.version is not None else "learned"
                 self._arm(s, source, record=False)  # a new version only when the thresholds moved
+
+    def _prefetch(self) -> None:
+        """Queue the designs the new plan's learning series will ask for when their phase I ends (one per group
+        and phase I length), so that their first design is usually solved before it is needed."""
+        seen: set[tuple[tuple[str, float, int], int | None]] = set()
+        for name, facts in self._facts.items():
+            key = self.planner.group_key(facts)
+            alloc = self._alloc.get(key)
+            if alloc is None:
+                continue
+            n = None if name in self.configured or facts.kind == "count" else self._phase1_length(facts)
+            if (key, n) not in seen:
+                seen.add((key, n))
+                self.designer.prefetch(facts, alloc.arl0, n, key[2], 0.0)
 
     # ------------------------------------------------------------------------------------------ per reading
 
@@ -541,13 +628,22 @@ class MonitorStage:
             ep.silent = False
         s.silent = False
         if not running:
-            s.stopped_value = v
+            if s.stop_seg != start:  # the first reading of this stop
+                s.stop_seg, s.stopped_value = start, v
+            elif s.stopped_value is not None:
+                s.stopped_value += STOPPED_ALPHA * (v - s.stopped_value)
             if ep is not None and quiet(ep, ts, s.quiet_ms, s.dropout_ms):
                 self._clear(s, ts)
             return
         if start != s.segment:  # the machine (re)started: detectors restart, maybe after a warm-up
             s.segment = start
-            s.chart_from = start + round(self._warmup_ms(s)) if restarted else -1
+            if restarted:
+                assert m is not None
+                warm = self._machine_warmup_ms(m, start)  # first, while every stop level is still known
+                s.chart_from = start + round(warm if s.facts.kind == "quality" else self._warmup_ms(s))
+            else:
+                s.chart_from = -1
+            s.stopped_value = None  # used up: a later restart without readings during its stop does not reuse it
             if s.detector is not None:
                 s.detector.reset()
                 if s.runs is not None:
@@ -587,17 +683,35 @@ class MonitorStage:
         elif ep is not None and quiet(ep, ts, s.quiet_ms, s.dropout_ms):
             self._clear(s, ts)
 
-    def _warmup_ms(self, s: Series) -> float:
+    def _warmup_ms(self, s: Series, settled: float = SETTLED_Z, *, provisional: bool = False) -> float:
+        """How long a signal waits after a restart: one with a time constant τ until the deviation it had when the
+        machine restarted (its level at the end of the stop, an EWMA of the stopped readings) has decayed to
+        `settled` σ, τ·ln(|z|/settled), at most 8τ; others `warmup_s`. Without limits yet it waits 5τ, so that its
+        phase I does not learn the tail of the transient (0.25σ left in it biased a spindle's centre by 0.33σ),
+        unless `provisional`: then its phase I so far stands in for the limits."""
         tau = s.facts.tau_s
         if tau is None:
             return self.warmup_ms
-        base = s.baseline
-        if base is None or s.stopped_value is None:
+        level = _level(s) if provisional else None if s.baseline is None else (s.baseline.center, s.baseline.sigma)
+        if level is None or s.stopped_value is None:
             return max(self.warmup_ms, 5.0 * tau * 1000.0)
-        z = abs(s.stopped_value - base.center) / base.sigma
-        if z <= 3.0:  # no deficit beyond the noise
+        center, sigma = level
+        z = abs(s.stopped_value - center) / sigma
+        if z <= settled:
             return self.warmup_ms
-        return max(self.warmup_ms, min(8.0, math.log(z / 0.25)) * tau * 1000.0)
+        return max(self.warmup_ms, min(8.0, math.log(z / settled)) * tau * 1000.0)
+
+    def _machine_warmup_ms(self, m: Machine, start: int) -> float:
+        """The warm-up of a machine's part characteristics after the restart at `start`: until every signal of the
+        machine with a time constant is back within `PARTS_SETTLED_Z` σ of its level (a cold mould or spindle makes
+        off-centre parts: start-up scrap is a known cause, not a special one). Worked out once per restart."""
+        if m.warm_seg != start:
+            m.warm_seg = start
+            m.warm_ms = self.warmup_ms
+            for t in m.series:
+                if t.facts.tau_s is not None and t.stopped_value is not None:
+                    m.warm_ms = max(m.warm_ms, self._warmup_ms(t, PARTS_SETTLED_Z, provisional=True))
+        return m.warm_ms
 
     # ------------------------------------------------------------------------------------------ alarms
 
@@ -659,6 +773,21 @@ def _facts(info: MachineInfo, name: str) -> md.Facts:
     else:
         rate = 1.0 / (signal.interval_s or info.sample_interval_s or 1.0)
     return md.Facts(signal.kind, rate, True, resolution, signal.tau_s)
+
+
+def _level(s: Series) -> tuple[float, float] | None:
+    """A signal's running level and σ: its limits, or while it still learns, what its phase I has so far (at least
+    `MIN_PHASE1` readings; σ from the mean moving range, d₂ = 1.128, so a slow drift does not inflate it)."""
+    if s.baseline is not None:
+        return s.baseline.center, s.baseline.sigma
+    buf = s.phase1
+    if buf is None or len(buf) < MIN_PHASE1:
+        return None
+    import numpy as np
+
+    values = buf.values()
+    sigma = float(np.mean(np.abs(np.diff(values)))) / 1.128
+    return (float(values.mean()), sigma) if sigma > 0 else None
 
 
 def _resolution(values: Any) -> float | None:

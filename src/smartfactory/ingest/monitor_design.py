@@ -28,8 +28,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from smartfactory.spc import arl as A
 from smartfactory.spc.design import (
@@ -62,6 +65,7 @@ SHARES: Mapping[str, float] = {"process": 0.2, "part": 0.55, "count": 0.1, "data
 SHIFT = {"process": 1.0, "part": 1.0, "fast_part": 2.0}
 
 Design = IndividualsDesign | SubgroupDesign | CountDesign
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +157,102 @@ def _allocate(
     for (key, _), group in zip(groups, plan.groups, strict=True):
         out[key] = Allocation(group.per_series_per_hour, group.arl0, group.stuck_arl0)
     return out
+
+
+DesignKey = tuple[str, bool, float, int | None, int, float]
+
+
+def design_key(facts: Facts, arl0: float, phase1: int | None, subgroup: int = 1, phi: float = 0.0) -> DesignKey:
+    """What `design` depends on: two calls with the same key return the same design."""
+    phi_q = 0.0 if phase1 is None or phi == 0.0 else math.ceil(min(max(phi, -0.9), 0.9) * 20.0) / 20.0
+    return (facts.kind, facts.fast, grid_up(arl0), None if facts.kind == "count" else phase1, subgroup, phi_q)
+
+
+class Designer:
+    """`design` behind a cache, optionally solved on a background thread.
+
+    A design with a phase I correction takes ~0.5-2 s of CPU (the variance CUSUM's Markov chain), and a growing
+    plant needs one for every quarter-octave its per-series ARL0 climbs: solved on the thread that feeds the
+    monitor, each one stalled ingestion for that long (bench/monitor_growth.py). With `background=True`, `prefetch`
+    queues the designs a new plan will need, and `ready` answers without waiting (None while one is being
+    solved), so a charting series keeps its current design until the new one is there; `get` (a series' first
+    design) waits, and returns the same design either way. Without it, everything is solved on the caller's
+    thread, in call order: replays and tests stay deterministic."""
+
+    def __init__(self, *, background: bool = False) -> None:
+        self.background = background
+        self._lock = threading.Lock()
+        self._solved: dict[DesignKey, Design] = {}
+        self._pending: dict[DesignKey, Future[Design]] = {}
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="spc-design") if background else None
+        self.settled = 0  # designs finished in the background so far (a caller re-checks its waiting series)
+
+    def get(self, facts: Facts, arl0: float, phase1: int | None, subgroup: int = 1, phi: float = 0.0) -> Design:
+        key = design_key(facts, arl0, phase1, subgroup, phi)
+        found = self._solved.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            pending = self._pending.get(key)
+        if pending is not None and not pending.cancel():  # being solved (or done): wait for it
+            return pending.result()  # raises what the solve raised
+        solved = design(facts, arl0, phase1, subgroup, phi)  # not started yet: solve it here, not behind the queue
+        self._solved[key] = solved
+        return solved
+
+    def ready(self, facts: Facts, arl0: float, phase1: int | None, subgroup: int = 1, phi: float = 0.0) -> bool:
+        """Whether `get` answers at once; in the background mode it queues the solve if not."""
+        key = design_key(facts, arl0, phase1, subgroup, phi)
+        if key in self._solved or self._pool is None:
+            return True
+        with self._lock:
+            pending = self._pending.get(key)
+        if pending is None:
+            self.prefetch(facts, arl0, phase1, subgroup, phi)
+            return False
+        return pending.done()
+
+    def prefetch(self, facts: Facts, arl0: float, phase1: int | None, subgroup: int = 1, phi: float = 0.0) -> None:
+        """Queue a design that will be asked for soon (a no-op without the background thread)."""
+        if self._pool is None:
+            return
+        key = design_key(facts, arl0, phase1, subgroup, phi)
+        with self._lock:
+            if key in self._solved or key in self._pending:
+                return
+            future = self._pool.submit(design, facts, arl0, phase1, subgroup, phi)
+            self._pending[key] = future
+        future.add_done_callback(functools.partial(self._settle, key))
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run other work of the design side (a budget plan) on the background thread."""
+        assert self._pool is not None, "submit needs background=True"
+        return self._pool.submit(fn, *args)
+
+    def drop_queued(self) -> None:
+        """Forget the queued solves that have not started (a new plan makes them stale)."""
+        with self._lock:
+            queued = list(self._pending.values())
+        for future in queued:
+            future.cancel()
+
+    def busy(self) -> bool:
+        """Designs still being solved."""
+        with self._lock:
+            return bool(self._pending)
+
+    def _settle(self, key: DesignKey, future: Future[Design]) -> None:
+        failed = future.cancelled() or future.exception() is not None
+        if not failed:
+            self._solved[key] = future.result()
+        with self._lock:
+            if not failed or future.cancelled():  # a failure stays pending: `get` raises it
+                self._pending.pop(key, None)
+            self.settled += 1
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def design(facts: Facts, arl0: float, phase1: int | None, subgroup: int = 1, phi: float = 0.0) -> Design:

@@ -46,10 +46,14 @@ from smartfactory.ingest.batch import Batch
 from smartfactory.ingest.decode import PASS_THROUGH, Decoder, SeriesCaps
 from smartfactory.ingest.health import Counters, RejectLog, Throttle
 from smartfactory.ingest.inbox import Inbox
+from smartfactory.ingest.sparkplug import PREFIX as SPARKPLUG_PREFIX
+from smartfactory.ingest.sparkplug import SESSION_FILTERS, SparkplugStage
+from smartfactory.ingest.sparkplug import STATE_PREFIX as SPARKPLUG_STATE
 from smartfactory.ingest.spool import Spool, SpoolError
 from smartfactory.model import DeadLetter, Reading
 from smartfactory.retry import RetryPolicy
 from smartfactory.settings import IngestSettings
+from smartfactory.sparkplug.mapping import SparkplugMapping
 from smartfactory.storage import Storage
 from smartfactory.storage.base import deadletter_key
 from smartfactory.wire import (
@@ -93,6 +97,7 @@ class IngestService:
         monitor: MonitorStage | None = None,
         qos: int = 1,
         spool: Spool | None = None,
+        sparkplug_mapping: SparkplugMapping | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -107,6 +112,14 @@ class IngestService:
             caps=SeriesCaps(settings.max_series, settings.max_series_per_machine, _known_series(store)),
         )
         self.counters = Counters()
+        #: The Sparkplug B host application (ingest.sparkplug; docs/wire.md, "Sparkplug B"); None: spBv1.0/ ignored.
+        self.sparkplug = (
+            SparkplugStage(
+                self.decoder, settings, self._send_command, mapping=sparkplug_mapping, counters=self.counters.contained
+            )
+            if settings.sparkplug
+            else None
+        )
         self.inbox = Inbox(settings.queue_size, settings.queue_bytes)
         self.worker_name = client.client_id or "ingest"
         self.state = "spooling" if spool else "ok"  # a spool left by an earlier run: new batches queue behind it
@@ -135,9 +148,17 @@ class IngestService:
         return f"$share/{group}/{SUBSCRIPTION}" if group else SUBSCRIPTION
 
     def start(self) -> None:
-        """Start writing, subscribe (confirmed by the broker), then start publishing health."""
+        """Start writing, subscribe (confirmed by the broker), then start publishing health.
+
+        A resumed session (`session_present`) is not confirmed: the broker still holds its subscriptions and sends
+        the SUBACK only behind the queued backlog (50,000 queued messages took over the 5 s timeout, so a restarted
+        worker could not start at all; issue 13)."""
         self._writer.start()
-        self.client.subscribe(self.subscription(), qos=self.qos)
+        confirm = not self.client.session_present
+        self.client.subscribe(self.subscription(), qos=self.qos, confirm=confirm)
+        if self.sparkplug is not None and self.settings.group:  # every worker sees every Sparkplug birth and death
+            for topic_filter in SESSION_FILTERS:
+                self.client.subscribe(topic_filter, qos=self.qos, confirm=confirm)
         self._health.start()
 
     def on_message(self, message: Message) -> None:
@@ -250,13 +271,18 @@ class IngestService:
         topic = message.topic
         if topic.startswith(_SYSTEM):
             return  # dead letters and health messages, ours or other workers'
+        decode = self.decoder.decode
+        if topic.startswith(SPARKPLUG_PREFIX):
+            if self.sparkplug is None or topic.startswith(SPARKPLUG_STATE):
+                return  # ingest.sparkplug off; or a host's STATE (ours among them): like _sf/health, not data
+            decode = self.sparkplug.decode
         counters = self.counters
         counters.received += 1
         if message.dup:
             counters.redelivered += 1
         received_ms = int(message.received_at * 1000)
         try:
-            decoded = self.decoder.decode(topic, message.payload, received_ms)
+            decoded = decode(topic, message.payload, received_ms)
         except Exception as exc:  # a bug in the decoder: this message is dead-lettered, the rest goes on
             log.exception("the decoder failed on a message on %r", topic[:200])
             decoded = DeadLetter(
@@ -533,6 +559,10 @@ class IngestService:
                 self._warn("alarm", f"could not build the alarm message of {alarm.series[:200]!r}: {exc!r}")
                 continue
             self._publish(topic, payload, qos=1, retain=True)
+
+    def _send_command(self, topic: str, payload: bytes) -> None:
+        """A Sparkplug command (a rebirth request NCMD), QoS 0 as the specification has it."""
+        self._publish(topic, payload, qos=0, retain=False)
 
     def _publish(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> None:
         try:

@@ -13,7 +13,8 @@
 | tick       | the sensors are sampled (`LiveMachine.sample`, the type's hook), whatever the state       |
 
 Cycles, failures and small stops advance in *operating* time only; a stop pauses the cycle in progress. At one
-instant only the last state change is published (storage keys states by machine and millisecond).
+instant only the last state change is published (storage keys states by machine and millisecond), and it is
+published before the sensor readings of that instant, which were sampled in the new state.
 """
 
 from __future__ import annotations
@@ -282,7 +283,10 @@ class MachineRun:
                 self._on_state(ts, state, reason)
 
     def _emit(self, record: Record) -> None:
-        self._flush_state(record.ts)
+        # A sampling tick comes last at its instant (see `_next_event`), so a state change at the same millisecond
+        # is final by then: publish it first, so a reader gates the tick's readings (taken in the new state) by it.
+        # Other records keep a pending change at their instant open: only the last change of an instant is sent.
+        self._flush_state(record.ts + 1 if isinstance(record, Sample) and record.tick else record.ts)
         self.records.append(record)
 
     # ------------------------------------------------------------------------------------------ faults
