@@ -35,7 +35,7 @@ def test_bridge_the_plant_and_count(started: Started, class_dir: Path, private_b
                              data_dir=folder, ingest={"client_id": str(manifest.facts["client_id"]),
                                                       "flush_interval": 0.05})  # fmt: skip
     ingest = start_ingest(settings)
-    plant = start_simulator(load_settings(data_dir=folder / "sim"), speed=20, duration_s=180, seed=manifest.seed,
+    plant = start_simulator(load_settings(data_dir=folder / "sim"), speed=10, duration_s=180, seed=manifest.seed,
                             opcua_endpoint=endpoint, mqtt=False, record_truth=True)  # fmt: skip
     client = MqttClient(private_broker.address, client_id="exercise-opcua-bridge")
     client.connect()

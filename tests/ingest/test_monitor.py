@@ -55,8 +55,8 @@ def test_each_kind_gets_its_detector_and_a_versioned_limits_record() -> None:
     temp, rejects = versions[TEMP], versions[REJ]
     assert (temp.detector, temp.source, temp.n, temp.version) == ("individuals", "learned", 100, 1)
     # phase I keeps float32 offsets from its first reading (compact): exact to ~1e-7 of the deviations
-    assert temp.center == pytest.approx(float(np.mean(noise(100, 1))), rel=1e-9)
-    assert temp.sigma == pytest.approx(float(np.std(noise(100, 1), ddof=1)), rel=1e-6)
+    assert temp.center == pytest.approx(float(np.mean(noise(100, 1))), rel=1e-12)
+    assert temp.sigma == pytest.approx(float(np.std(noise(100, 1), ddof=1)), rel=1e-12)
     assert temp.nsigmas == temp.params["shock"] > 3.5  # the shock limit is what a Shewhart view draws
     assert {"k", "h", "shock", "phi", "sigma_e"} <= set(temp.params)
     assert "h_var" not in temp.params  # a 100-point phase I cannot hold a variance CUSUM to a budget
@@ -281,8 +281,8 @@ def test_the_we_option_is_the_old_individuals_chart() -> None:
     (change,) = mon.take_limit_changes()
     chart = imr(values, phase1=50).main
     assert (change.detector, change.source, change.n) == ("imr", "learned", 50)
-    assert change.center == pytest.approx(float(chart.center), rel=1e-9)  # float32 offsets in phase I
-    assert change.sigma == pytest.approx(float(chart.sigma), rel=1e-6)
+    assert change.center == pytest.approx(float(chart.center), rel=1e-12)
+    assert change.sigma == pytest.approx(float(chart.sigma), rel=1e-12)
     out = mon.observe([Reading(DIAM, 100_000, change.ucl + 0.01)])
     assert [a.rules for a in active(out)] == [("WE1",)]
 

@@ -64,33 +64,29 @@ Detector = IndividualsDetector | SubgroupDetector | CountDetector | WeDetector
 class PhaseOne:
     """A series' phase I readings: `add(value)` until it returns True (`size` finite values kept).
 
-    Compact, because 50,000 series may all be learning at once: the readings are kept as float32 offsets from the
-    first one (4 bytes a reading; an offset keeps ~7 significant digits of the *deviation*, far finer than any
-    sensor's resolution or σ), in an `array('f')` that grows with the readings. The preallocated float64 buffer
-    it replaces held 8 bytes × `size` from a series' first reading (2.9 kB a series at 0.2 Hz;
+    Compact, because 50,000 series may all be learning at once: the readings are kept exactly (float64, so the
+    learned limits equal the reference computation) in an `array('d')` that grows with the readings, instead of a
+    float64 buffer of `size` preallocated at a series' first reading (2.9 kB a series at 0.2 Hz;
     bench/scale_cardinality.py)."""
 
-    __slots__ = ("_first", "_offsets", "size")
+    __slots__ = ("_values", "size")
 
     def __init__(self, size: int) -> None:
         self.size = int(size)
-        self._first = math.nan
-        self._offsets = array("f")
+        self._values = array("d")
 
     def __len__(self) -> int:
-        return len(self._offsets)
+        return len(self._values)
 
     def add(self, value: float) -> bool:
         """Keep a finite value (others are ignored); True once `size` are kept."""
-        offsets = self._offsets
-        if len(offsets) < self.size and value - value == 0.0:  # finite: inf − inf and nan − nan are nan
-            if not offsets:
-                self._first = value
-            offsets.append(value - self._first)
-        return len(offsets) >= self.size
+        kept = self._values
+        if len(kept) < self.size and value - value == 0.0:  # finite: inf − inf and nan − nan are nan
+            kept.append(value)
+        return len(kept) >= self.size
 
     def values(self) -> np.ndarray:
-        return np.frombuffer(self._offsets, dtype=np.float32).astype(np.float64) + self._first
+        return np.frombuffer(self._values, dtype=np.float64).copy()
 
 
 class Series:
