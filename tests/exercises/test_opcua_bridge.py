@@ -44,6 +44,9 @@ def test_bridge_the_plant_and_count(started: Started, class_dir: Path, private_b
     bridge = BridgeThread(BridgeOptions(endpoint=endpoint, flush_s=0.05), outbox)
     try:
         assert plant.thread is not None
+        # a loaded machine can take seconds to browse and subscribe: say so rather than count 0 parts later
+        assert wait_until(lambda: bridge.bridge.stats.connected, 60), "the bridge did not connect within 60 s"
+        assert plant.thread.is_alive(), "the plant (18 s of wall clock) ended before the bridge had connected"
         plant.thread.join(120)
         assert not plant.thread.is_alive()
         time.sleep(1.5)  # the bridge's last flush (parts wait up to 1 s for their characteristics)

@@ -32,10 +32,13 @@ def simulated_store(folder: Path, scenario: str, duration_s: float, seed: int = 
         try:
             sim = start_simulator(settings, scenario=scenario, speed=0, duration_s=duration_s, backfill_s=0, seed=seed)
             assert sim.thread is not None
-            sim.thread.join(120)
-            sim.stop()
+            sim.thread.join(300)
+            assert not sim.thread.is_alive(), "the simulated run did not finish in 300 s"
             if sim.error is not None:
                 raise sim.error
+            # every reading at the broker before the barrier is sent (a fast run queues thousands)
+            assert sim.publisher.wait_published(120), "the broker did not acknowledge the run in 120 s"
+            sim.stop()
             machine = f"barrier/p/a/l/m-{uuid.uuid4().hex[:8]}"
             client = MqttClient(broker.address)
             client.connect()
@@ -53,7 +56,8 @@ def simulated_store(folder: Path, scenario: str, duration_s: float, seed: int = 
 
             assert wait_until(arrived, 60), "ingestion did not store the barrier"
         finally:
-            ingest.stop()
+            stopped = ingest.stop(60)
+        assert stopped, "ingestion did not write and acknowledge everything within 60 s of the stop"
         # the barrier is not plant data: take it out again so the notebooks see the plant only
         with contextlib.closing(sqlite3.connect(folder / "store.db")) as db, db:
             db.execute("DELETE FROM states WHERE machine = ?", (machine,))

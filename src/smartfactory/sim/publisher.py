@@ -168,8 +168,9 @@ class PlantPublisher:
         """Stop waiting for an absent broker: publishes that cannot go out any more are dropped (and counted)."""
         self._closing = True
 
-    def close(self, *, offline: bool = True, flush_timeout: float = 5.0) -> None:
-        """Mark every machine offline (retained) and disconnect cleanly."""
+    def close(self, *, offline: bool = True, flush_timeout: float = 30.0) -> None:
+        """Mark every machine offline (retained), wait up to `flush_timeout` s per machine for the broker to
+        acknowledge what is still queued (a fast run can hold up to `max_outstanding` messages), and disconnect."""
         self._closing = True
         if self.dropped:
             log.warning("%d messages were dropped because the broker was away at the stop", self.dropped)
@@ -182,6 +183,11 @@ class PlantPublisher:
                 except BrokerError as exc:
                     log.warning("could not mark %s offline: %s", self.machines[index].path, exc)
             client.close(flush_timeout=flush_timeout)
+            if client.outstanding:
+                log.warning(
+                    "%s: %d messages were not acknowledged by the broker within %g s of the stop",
+                    self.machines[index].path, client.outstanding, flush_timeout,
+                )
 
     def abort(self) -> None:
         """Drop every connection without a DISCONNECT: the broker publishes each machine's last will."""
