@@ -64,6 +64,10 @@ class Listener:
         with self._lock:
             self.messages.append(message)
 
+    def received(self) -> list[Message]:
+        with self._lock:
+            return list(self.messages)
+
     def payloads(self, suffix: str) -> list[bytes]:
         with self._lock:
             return [m.payload for m in self.messages if m.topic.endswith(suffix)]
@@ -88,8 +92,7 @@ def statuses(broker: RunningBroker, enterprise: str) -> dict[str, dict[str, obje
     def latest() -> dict[str, dict[str, object]]:
         # births go out asynchronously: on a loaded machine one may reach the broker after this subscriber,
         # and then it arrives live (retain flag clear) rather than retained; either way it is the latest status
-        with fresh._lock:
-            return {m.topic.split("/")[4]: json.loads(m.payload) for m in fresh.messages}
+        return {m.topic.split("/")[4]: json.loads(m.payload) for m in fresh.received()}
 
     wait_until(lambda: len(latest()) >= 2, timeout=10)
     fresh.client.close()

@@ -169,12 +169,13 @@ class PlantPublisher:
         self._closing = True
 
     def close(self, *, offline: bool = True, flush_timeout: float = 30.0) -> None:
-        """Mark every machine offline (retained), wait up to `flush_timeout` s per machine for the broker to
-        acknowledge what is still queued (a fast run can hold up to `max_outstanding` messages), and disconnect."""
+        """Mark every machine offline (retained), wait up to `flush_timeout` s in all for the broker to acknowledge
+        what is still queued (a fast run can hold up to `max_outstanding` messages per machine), and disconnect."""
         self._closing = True
         if self.dropped:
             log.warning("%d messages were dropped because the broker was away at the stop", self.dropped)
         ts = int(self.clock() * 1000)
+        deadline = time.monotonic() + flush_timeout
         for index, client in enumerate(self.clients):
             if offline and client.connected:
                 topic = self.machines[index].path.topic(MessageClass.STATUS)
@@ -182,7 +183,7 @@ class PlantPublisher:
                     client.publish(topic, status_payload("offline", ts), qos=1, retain=True, timeout=1.0)
                 except BrokerError as exc:
                     log.warning("could not mark %s offline: %s", self.machines[index].path, exc)
-            client.close(flush_timeout=flush_timeout)
+            client.close(flush_timeout=max(0.0, deadline - time.monotonic()))
             if client.outstanding:
                 log.warning(
                     "%s: %d messages were not acknowledged by the broker within %g s of the stop",
