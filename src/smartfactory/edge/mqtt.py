@@ -113,6 +113,8 @@ class MqttClient:
         self._subscriptions: dict[str, int] = {}
         self._retain_as_published: set[str] = set()  # filters subscribed with that MQTT 5 option
         self._connected = threading.Event()
+        self._refused = threading.Event()  # the broker answered a CONNECT with a failure (CONNACK reason code)
+        self._first_connect = False  # inside connect(): a refusal ends the attempt instead of a reconnect
         self._connect_error: str | None = None
         self._outstanding = 0
         self._max_outstanding = max_outstanding
@@ -192,13 +194,28 @@ class MqttClient:
                 f"cannot reach the MQTT broker at {self.address.url()}: {exc}. Is mosquitto running? "
                 "Start one with `smartfactory broker`, or run everything with `smartfactory demo`."
             ) from None
+        self._refused.clear()
+        self._first_connect = True
         self._client.loop_start()
-        if not self._connected.wait(timeout):
+        deadline = time.monotonic() + timeout
+        # A refusal (bad password, an id the broker does not allow) is the broker's answer, not an outage: say
+        # so at once instead of retrying until the timeout.
+        while not self._connected.wait(min(0.02, max(0.0, deadline - time.monotonic()))):
+            if self._refused.is_set() or time.monotonic() >= deadline:
+                break
+        if not self._connected.is_set():
+            self._first_connect = False
+            self._closing = True
             self._client.loop_stop()
-            reason = self._connect_error or "no answer"
+            self._closing = False
+            if self._refused.is_set():
+                raise BrokerError(
+                    f"the MQTT broker at {self.address.url()} refused the connection ({self._connect_error}); "
+                    "check the user, the password and the client id the broker allows."
+                )
             raise BrokerError(
-                f"the MQTT broker at {self.address.url()} did not accept the connection ({reason}) "
-                f"within {timeout:.0f} s; check the URL, user and password."
+                f"the MQTT broker at {self.address.url()} did not accept the connection "
+                f"({self._connect_error or 'no answer'}) within {timeout:.0f} s; check the URL, user and password."
             )
         self._wait_subacks(self._initial_subs, timeout)  # subscribe() before connect(): confirmed on return
 
@@ -367,7 +384,12 @@ class MqttClient:
         if reason.is_failure:
             self._connect_error = str(reason)
             log.warning("broker %s refused the connection: %s", self.address.url(), reason)
+            if self._first_connect:
+                self._closing = True
+                client.disconnect()  # ends paho's network loop instead of waiting to reconnect
+            self._refused.set()
             return
+        self._first_connect = False
         self._session = next(_SESSIONS)
         self._session_present = bool(getattr(flags, "session_present", False))
         self._reconnect.reset()
