@@ -1,4 +1,5 @@
-"""`smartfactory bridge opcua`: carry an OPC UA server's values onto MQTT in wire format v1 (docs/opcua.md)."""
+"""`smartfactory bridge opcua`: carry an OPC UA server's values onto MQTT in wire format v1 or as Sparkplug B
+(docs/opcua.md)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from pathlib import Path
 import click
 
 from smartfactory.cli.common import echo, friendly_errors, mqtt_option, settings_from, stop_on_signals
+from smartfactory.edge.broker import CLIENT_ID_PREFIX
 from smartfactory.edge.mqtt import MqttClient
+from smartfactory.edge.sparkplug import SparkplugEdgeNodes
 from smartfactory.opcua.bridge import BridgeOptions, OpcUaBridge
 from smartfactory.opcua.browse import browse_endpoint
 from smartfactory.opcua.nodemap import load_node_map
 from smartfactory.opcua.outbox import Outbox
 from smartfactory.opcua.security import PASSWORD_ENV, SECURITY_MODES, Security
-from smartfactory.settings import parse_mqtt_url
+from smartfactory.settings import Settings, parse_mqtt_url
+from smartfactory.sparkplug.mapping import SparkplugMapping
 
 
 @click.group()
@@ -28,6 +32,15 @@ def bridge() -> None:
 @bridge.command("opcua")
 @click.option("--endpoint", required=True, metavar="URL", help="OPC UA server, opc.tcp://HOST:PORT.")
 @mqtt_option
+@click.option(
+    "--format",
+    "wire_format",
+    type=click.Choice(["uns", "sparkplug"]),
+    default="uns",
+    show_default=True,
+    help="uns: wire format v1, JSON on ISA-95 topics (docs/wire.md); sparkplug: Sparkplug B, an edge node per line "
+    "and a device per machine, made from its birth (docs/sparkplug.md).",
+)
 @click.option(
     "--nodes",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -86,6 +99,7 @@ def bridge() -> None:
 def opcua(
     endpoint: str,
     mqtt_url: str | None,
+    wire_format: str,
     nodes: Path | None,
     sampling_ms: float,
     publishing_ms: float,
@@ -96,7 +110,7 @@ def opcua(
     cert_dir: Path | None,
     write_nodes: Path | None,
 ) -> None:
-    """Subscribe to an OPC UA server and publish its values in wire format v1, until Ctrl-C.
+    """Subscribe to an OPC UA server and publish its values in wire format v1 (or Sparkplug B), until Ctrl-C.
 
     It survives a restart of the server (reconnects with back-off and subscribes again) and logs what an outage
     lost: an OPC UA server keeps no history, so changes while no session was there are gone. At the end it
@@ -119,9 +133,7 @@ def opcua(
         queue_size=queue_size,
     )
     address = parse_mqtt_url(settings.mqtt_url)
-    client = MqttClient(address, client_id=f"opcua-bridge-{uuid.uuid4().hex[:8]}", keepalive=settings.mqtt.keepalive)
-    client.connect(settings.mqtt.connect_timeout)
-    outbox = Outbox(client, qos=settings.mqtt.qos)
+    outbox = _outbox(settings, wire_format)
     runner = OpcUaBridge(options, outbox)
     echo(f"bridging {endpoint} ({sec.describe()}) → {address.url(masked=True)}; Ctrl-C stops")
     try:
@@ -129,6 +141,27 @@ def opcua(
     finally:
         outbox.close()
     echo(f"stopped: {json.dumps({**runner.stats.as_dict(), 'mqtt_dropped': outbox.dropped})}")
+
+
+def _outbox(settings: Settings, wire_format: str) -> Outbox:
+    """The way out to the broker, connected: one MQTT connection for wire v1, or Sparkplug B edge nodes that
+    connect as the births of their lines' machines arrive."""
+    address = parse_mqtt_url(settings.mqtt_url)
+    if wire_format == "sparkplug":
+        nodes = SparkplugEdgeNodes(
+            address,
+            qos=settings.mqtt.qos,
+            keepalive=settings.mqtt.keepalive,
+            mapping=SparkplugMapping(settings.sparkplug.group_levels, settings.sparkplug.node_device),
+            adopt=True,
+            client_prefix=f"{CLIENT_ID_PREFIX}opcua-spb",
+        )
+        nodes.connect(settings.mqtt.connect_timeout)
+        return Outbox.of(nodes)
+    client_id = f"{CLIENT_ID_PREFIX}opcua-bridge-{uuid.uuid4().hex[:8]}"
+    client = MqttClient(address, client_id=client_id, keepalive=settings.mqtt.keepalive)
+    client.connect(settings.mqtt.connect_timeout)
+    return Outbox(client, qos=settings.mqtt.qos)
 
 
 def _run_until_signal(runner: OpcUaBridge) -> None:

@@ -3,6 +3,8 @@
 - `edge.mqtt`: `MqttClient` (paho's public API; connect, publish with back-pressure, subscribe, manual
   acknowledgement, persistent sessions, last will), the `Message` and `Will` it speaks in, `broker_answers`.
 - `edge.broker`: find or start a broker: `ensure_broker`, `start_mosquitto`, `start_amqtt`, `RunningBroker`.
+- `edge.sparkplug`: Sparkplug B edge nodes fed with wire-v1 messages (`simulate`/`bridge opcua --format sparkplug`),
+  not imported here (it loads protobuf).
 - `edge.fastread`: an opt-in faster packet reader on paho's private internals (`SMARTFACTORY_MQTT__FAST_READER`),
   not imported unless asked for.
 """

@@ -6,8 +6,8 @@ the broker as the sink does (back-pressure). When the queue is full the newest m
 the bridge says what it lost rather than stall the OPC UA session.
 
 The sink is an `MqttClient` (wire v1 as it is: `Outbox(client)`), or anything called like `publish(topic,
-payload, retain)` with a `close()`, such as the Sparkplug B edge node publisher (`Outbox.of(sink)`), which turns
-the same wire v1 messages into Sparkplug B.
+payload, retain)` with a `close()`, such as the Sparkplug B edge nodes (`Outbox.of(SparkplugEdgeNodes(…,
+adopt=True))`, `bridge opcua --format sparkplug`), which turn the same wire v1 messages into Sparkplug B.
 """
 
 from __future__ import annotations

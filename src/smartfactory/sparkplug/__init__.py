@@ -1,5 +1,6 @@
-"""Sparkplug B v3.0: payload codec, topics, the mapping onto ISA-95 machine paths, and the pure session logic of an
-edge node (`edge.py`) and a host application (`host.py`).
+"""Sparkplug B v3.0: payload codec, topics, the mapping onto ISA-95 machine paths, the pure session logic of an
+edge node (`edge.py`) and a host application (`host.py`), and the translation of wire-v1 messages into edge node
+frames (`translate.py`, used by `edge.sparkplug`).
 
 Pure: no MQTT client, no sockets; this package is the one door to the protobuf library (tests/test_house.py).
 Ingestion's glue is `smartfactory.ingest.sparkplug`; the wire-level description is docs/wire.md, "Sparkplug B".
