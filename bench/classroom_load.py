@@ -251,7 +251,10 @@ def measure(size: int, window: float, warmup: float, root: Path) -> dict[str, An
     from smartfactory.classroom.setup import ClassOptions, init_class
 
     folder = ClassDir(root / f"class-{size}")
-    info = init_class(folder, ClassOptions(students=size, port=free_port(), dashboard_port=free_port(), class_seed=1))
+    options = ClassOptions(
+        students=size, port=free_port(), session_port=free_port(), dashboard_port=free_port(), class_seed=1
+    )
+    info = init_class(folder, options)
     accounts = folder.accounts()
     dashboard = accounts["sf-dashboard"]
     dashboard_url = BrokerAddress("127.0.0.1", info.port, dashboard.username, dashboard.password).url(masked=False)

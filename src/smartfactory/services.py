@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
@@ -52,13 +53,15 @@ class RunningIngest:
     host_state: HostState | None = None  # the Sparkplug host's STATE connection (ingest.sparkplug)
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Write and acknowledge everything received, then disconnect; False if that did not finish in time."""
+        """Write and acknowledge everything received, then disconnect; False if that did not finish in time (then
+        `service.stop_note` says so, and the store is closed once the abandoned writer is out of it, never under
+        it: closing it at once gave "Cannot operate on a closed database")."""
         try:
             return self.service.stop(timeout)
         finally:
             if self.host_state is not None:
                 self.host_state.stop()
-            self.store.close()
+            self.service.when_writer_done(self.store.close)
 
 
 def spool_directory(settings: Settings) -> Path:
@@ -294,6 +297,7 @@ def start_simulator(
     opcua_security: Security | None = None,
     mqtt: bool = True,
     wire_format: str = "uns",
+    machine_addresses: Mapping[str, BrokerAddress] | None = None,
 ) -> RunningSimulator:
     """Connect every machine (own connection, own last will) and run the plant in a background thread.
 
@@ -301,9 +305,13 @@ def start_simulator(
     the settings. Without `start_ms` the start is planned so that no timestamp lies ahead of the wall clock
     (`runner.plan_start`). The ground truth is recorded for runs of known `duration_s` (or when asked).
     `wire_format` "sparkplug" publishes Sparkplug B instead of wire format v1 (docs/sparkplug.md).
+    `machine_addresses` (machine path → broker address) connects each machine with an account of its own
+    (classroom mode: the session port, where the broker names a session after its account).
     """
     if wire_format not in ("uns", "sparkplug"):
         raise ConfigError(f"unknown wire format {wire_format!r}: choose uns or sparkplug")
+    if machine_addresses is not None and wire_format != "uns":
+        raise ConfigError("an account per machine (classroom mode) needs wire format uns: one connection per machine")
     chosen = load_scenario(resolve_scenario_file(scenario, settings.sim.dir)) if scenario else None
     the_speed = _first(speed, chosen.speed if chosen else None, settings.sim.speed)
     backfill = _first(backfill_s, chosen.backfill_s if chosen else None, 0.0)
@@ -343,6 +351,7 @@ def start_simulator(
                 qos=settings.mqtt.qos,
                 keepalive=settings.mqtt.keepalive,
                 on_command=simulation.command,
+                addresses=machine_addresses,
             )
         try:
             mqtt_out.connect(settings.mqtt.connect_timeout)

@@ -15,6 +15,7 @@ from tests.conftest import HAVE_MOSQUITTO, free_port
 
 def make_class(root: Path, students: int = 2, **options: object) -> ClassDir:
     folder = ClassDir(root)
+    options.setdefault("session_port", free_port())
     init_class(folder, ClassOptions(students=students, port=free_port(), dashboard_port=free_port(), **options))  # type: ignore[arg-type]
     return folder
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from smartfactory.classroom import passwords
-from smartfactory.classroom.roster import ClassDir, derive_seed, read_names, usernames
+from smartfactory.classroom import mosquitto, passwords
+from smartfactory.classroom.roster import ClassDir, derive_seed, plant_accounts, read_names, usernames
+from smartfactory.classroom.setup import ClassOptions, init_class
 from smartfactory.cli import main
 from smartfactory.errors import ConfigError
 from tests.classroom.conftest import make_class
@@ -86,6 +87,50 @@ def test_a_roster_gives_usernames_and_cards(tmp_path: Path) -> None:
 
 def test_usernames_avoid_reserved_names() -> None:
     assert usernames(["Lecturer", "", "sf ingest"]) == ["lecturer-2", "student-02", "sf-ingest-2"]
+    # every client id sent begins with smartfactory- (clientid_prefixes): no username may, or an id could name a
+    # session of the session port, where sessions are named after usernames
+    assert usernames(["Smartfactory Bot"]) == ["student-smartfactory-bot"]
+
+
+def test_the_broker_config_binds_client_ids_to_accounts(tmp_path: Path) -> None:
+    folder = make_class(tmp_path / "c", students=2)
+    info = folder.info()
+    assert info.session_port not in (0, info.port, info.dashboard_port)
+    conf = folder.broker_conf.read_text().splitlines()
+    assert "clientid_prefixes smartfactory-" in conf
+    assert "auto_id_prefix smartfactory-auto-" in conf
+    assert conf.index(f"listener {info.port} {info.host}") < conf.index(f"listener {info.session_port} {info.host}")
+    assert conf[conf.index(f"listener {info.session_port} {info.host}") + 1] == "use_username_as_clientid true"
+    assert "use_username_as_clientid true" not in conf[: conf.index(f"listener {info.session_port} {info.host}")]
+    assert folder.service("ingest").client_id.startswith("smartfactory-ingest-")
+    assert "smartfactory-" in (folder.root / "cards.md").read_text()  # the cards say which ids the broker takes
+
+
+def test_the_session_port_defaults_to_the_next_port_and_ports_must_differ(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["classroom", "init", "--dir", str(tmp_path / "c"), "--students", "1",
+                                       "--mqtt-port", "18990"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert ClassDir(tmp_path / "c").info().session_port == 18991
+    with pytest.raises(ConfigError, match="must all differ"):
+        init_class(ClassDir(tmp_path / "d"), ClassOptions(students=1, port=18990, session_port=8501))
+
+
+def test_start_adds_plant_accounts_to_passwd_and_acl_and_replaces_an_earlier_runs(tmp_path: Path) -> None:
+    folder = make_class(tmp_path / "c", students=2)
+    members = passwords.read_password_file(folder.password_file.read_text())
+    student = folder.info().students[1]
+    first = plant_accounts(student, ["lab/student-02/a/l/m1", "lab/student-02/a/l/m2"], passwords.generate)
+    mosquitto.add_plant_accounts(folder, first.values())
+    second = plant_accounts(student, ["lab/student-02/a/l/m1"], passwords.generate)
+    mosquitto.add_plant_accounts(folder, second.values())
+    hashes = passwords.read_password_file(folder.password_file.read_text())
+    assert set(hashes) == {*members, "student-02.m1"}
+    assert {u: h for u, h in hashes.items() if u in members} == members  # init's hashes kept as they were
+    assert passwords.verify(second["lab/student-02/a/l/m1"].password, hashes["student-02.m1"])
+    blocks = {b.splitlines()[0]: b.splitlines()[1:] for b in folder.acl_file.read_text().split("\n\n") if b}
+    assert blocks["user student-02.m1"] == ["topic readwrite lab/student-02/#"]
+    assert "user student-02.m2" not in blocks
+    assert stat.S_IMODE(folder.password_file.stat().st_mode) == 0o600
 
 
 def test_init_refuses_to_replace_a_class_without_force(tmp_path: Path) -> None:

@@ -11,6 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from smartfactory.classroom.roster import Account, ClassInfo
+from smartfactory.edge.broker import CLIENT_ID_PREFIX
+
+#: The class broker refuses other client ids (`clientid_prefixes`: ids are bound to accounts, see mosquitto.py).
+CLIENT_ID_RULE = f"empty, or beginning with {CLIENT_ID_PREFIX}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ def markdown(class_cards: Sequence[Card]) -> str:
             f"- Password: `{card.password}`",
             f"- Your topics: `{_topic_line(card)}`",
             f"- Broker: `{card.mqtt_url}`",
+            f"- MQTT client id: {CLIENT_ID_RULE}",
             f"- Dashboard: <{card.dashboard_url}> (sign in with the username and password above)",
         ]
         if card.seed is not None:
@@ -94,6 +99,7 @@ def html_page(class_cards: Sequence[Card]) -> str:
             row("Password", card.password),
             row("Your topics", _topic_line(card)),
             row("Broker", card.mqtt_url),
+            row("Client id", CLIENT_ID_RULE),
             row("Dashboard", card.dashboard_url),
         ]
         if card.seed is not None:

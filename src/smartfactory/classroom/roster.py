@@ -8,6 +8,9 @@ Files (the ones holding passwords are written readable by their owner only):
 | `students.csv` | `username,password,namespace`: one row per student and one for the lecturer (namespace `lab`) | yes |
 | `services.csv` | `username,password,role,client_id` of the ingestion and dashboard accounts | yes |
 | `mosquitto/` | `mosquitto.conf`, `passwd` (hashes), `acl`; the broker's persistence and log at run time | hashes |
+
+`classroom start` adds a plant account per machine connection of every started plant (`student-07.m1`, …) to
+`passwd` and `acl`, with passwords made for that run and kept in memory only (see `plant_accounts`).
 | `cards.md`, `cards.html` | printable login cards | yes |
 | `store.db` | the class's one SQLite store (written by `classroom start`) | no |
 | `results.csv` | exercise results `username,exercise,score,checked_at` (`smartfactory exercise check`) | no |
@@ -22,16 +25,18 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from smartfactory.classroom.namespace import ENTERPRISE, Namespace
+from smartfactory.edge.broker import CLIENT_ID_PREFIX
 from smartfactory.errors import ConfigError
 
 Role = Literal["student", "lecturer"]
 ServiceRole = Literal["ingest", "dashboard"]
+PLANT_ROLE = "plant"
 LECTURER = "lecturer"
 INGEST_USER = "sf-ingest"
 DASHBOARD_USER = "sf-dashboard"
@@ -69,15 +74,16 @@ class Account:
     password: str
     role: str
     namespace: str = ""
-    #: the fixed client id of a service's persistent session (ingestion): random and kept private, since mosquitto
-    #: lets any account connect with any client id and a clean session would end ingestion's
+    #: the client id a service sends (ingestion: `smartfactory-ingest-` and random hex; it names the spool and the
+    #: health topic). On the session port the broker replaces it with the username, which names the session.
     client_id: str = ""
 
 
 @dataclass(frozen=True)
 class ClassInfo:
     """`class.json`: everything about the class except passwords. `host` is the address the broker listens on,
-    `address` the one students connect to (printed on the cards)."""
+    `address` the one students connect to (printed on the cards). `session_port` is the broker's second listener,
+    where client id = username (ingestion and the plants connect there); 0 in a class written before it existed."""
 
     host: str
     port: int
@@ -87,6 +93,7 @@ class ClassInfo:
     class_seed: int
     members: tuple[Member, ...] = field(default_factory=tuple)
     version: int = FORMAT_VERSION
+    session_port: int = 0
 
     @property
     def students(self) -> list[Member]:
@@ -130,12 +137,17 @@ def slug(name: str) -> str:
 
 
 def usernames(names: Sequence[str]) -> list[str]:
-    """One unique username per name (a suffix -2, -3, … for repeats; `student-NN` for names with no letters)."""
+    """One unique username per name (a suffix -2, -3, … for repeats; `student-NN` for names with no letters).
+
+    No username begins with `smartfactory-`: every client id sent to the class broker does (`clientid_prefixes`),
+    so no id can name a session of the session port, where ids are usernames."""
     width = max(2, len(str(len(names))))
     taken: set[str] = set(RESERVED)
     out = []
     for index, name in enumerate(names, start=1):
         base = slug(name) or f"student-{index:0{width}d}"
+        if base.startswith(CLIENT_ID_PREFIX):
+            base = f"student-{base}"
         candidate, n = base, 1
         while candidate in taken:
             n += 1
@@ -143,6 +155,16 @@ def usernames(names: Sequence[str]) -> list[str]:
         taken.add(candidate)
         out.append(candidate)
     return out
+
+
+def plant_accounts(member: Member, machines: Sequence[str], make_password: Callable[[], str]) -> dict[str, Account]:
+    """Machine path → the account its connection uses: one per machine, since the session port names a session
+    after its account and every machine has a connection of its own (its own last will). Usernames are
+    `{student}.m{n}` (a '.' is in no student's username), the namespace the student's."""
+    return {
+        path: Account(f"{member.username}.m{n}", make_password(), PLANT_ROLE, member.namespace)
+        for n, path in enumerate(machines, start=1)
+    }
 
 
 def read_names(path: Path) -> list[str]:
@@ -286,6 +308,7 @@ __all__ = [
     "DASHBOARD_USER",
     "INGEST_USER",
     "LECTURER",
+    "PLANT_ROLE",
     "Account",
     "ClassDir",
     "ClassInfo",
@@ -293,6 +316,7 @@ __all__ = [
     "Namespace",
     "csv_text",
     "derive_seed",
+    "plant_accounts",
     "read_names",
     "slug",
     "usernames",

@@ -24,6 +24,7 @@ from smartfactory.classroom.roster import (
     usernames,
     write_private,
 )
+from smartfactory.edge.broker import CLIENT_ID_PREFIX
 from smartfactory.errors import ConfigError
 
 MAX_STUDENTS = 999
@@ -34,6 +35,8 @@ class ClassOptions:
     students: int
     names: Sequence[str] = ()
     port: int = 1883
+    #: the listener where client id = username (ingestion's and the plants' sessions); None: port + 1
+    session_port: int | None = None
     host: str = "127.0.0.1"
     address: str | None = None
     dashboard_port: int = 8501
@@ -52,6 +55,12 @@ def init_class(folder: ClassDir, options: ClassOptions, *, force: bool = False) 
         raise ConfigError(f"--students {options.students} but the roster lists {len(options.names)} names")
     if not 1 <= count <= MAX_STUDENTS:
         raise ConfigError(f"a class has 1 to {MAX_STUDENTS} students, not {count}")
+    session_port = options.session_port or (options.port + 1 if options.port < 65535 else options.port - 1)
+    if session_port in (options.port, options.dashboard_port) or options.port == options.dashboard_port:
+        raise ConfigError(
+            f"broker port {options.port}, session port {session_port} and dashboard port {options.dashboard_port} "
+            "must all differ: give --mqtt-port, --session-port or --dashboard-port"
+        )
     class_seed = secrets.randbits(32) if options.class_seed is None else options.class_seed
     width = max(2, len(str(count)))
     names = list(options.names) or [""] * count
@@ -70,6 +79,7 @@ def init_class(folder: ClassDir, options: ClassOptions, *, force: bool = False) 
     info = ClassInfo(
         host=options.host,
         port=options.port,
+        session_port=session_port,
         address=options.address or ("localhost" if options.host in ("127.0.0.1", "0.0.0.0", "::") else options.host),
         dashboard_port=options.dashboard_port,
         plant=options.plant,
@@ -78,7 +88,9 @@ def init_class(folder: ClassDir, options: ClassOptions, *, force: bool = False) 
     )
     accounts = {m.username: Account(m.username, passwords.generate(), m.role, m.namespace) for m in members}
     services = [
-        Account(INGEST_USER, passwords.generate(24), "ingest", client_id=f"sf-ingest-{secrets.token_hex(8)}"),
+        Account(
+            INGEST_USER, passwords.generate(24), "ingest", client_id=f"{CLIENT_ID_PREFIX}ingest-{secrets.token_hex(8)}"
+        ),
         Account(DASHBOARD_USER, passwords.generate(24), "dashboard"),
     ]
     folder.root.mkdir(parents=True, exist_ok=True)
@@ -97,7 +109,9 @@ def init_class(folder: ClassDir, options: ClassOptions, *, force: bool = False) 
     }
     write_private(folder.password_file, passwords.password_file(hashes))
     folder.acl_file.write_text(mosquitto.acl(members), encoding="utf-8")
-    folder.broker_conf.write_text(mosquitto.broker_config(info.port, info.host, folder.broker_dir), encoding="utf-8")
+    folder.broker_conf.write_text(
+        mosquitto.broker_config(info.port, info.host, folder.broker_dir, info.session_port), encoding="utf-8"
+    )
     class_cards = cards.cards(info, accounts)
     write_private(folder.root / "cards.md", cards.markdown(class_cards))
     write_private(folder.root / "cards.html", cards.html_page(class_cards))

@@ -33,6 +33,12 @@ def classroom() -> None:
 )
 @click.option("--mqtt-port", type=click.IntRange(1, 65535), default=1883, show_default=True, help="Broker port.")
 @click.option(
+    "--session-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Broker port where client id = username (ingestion, plants); default: --mqtt-port + 1.",
+)
+@click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address broker and dashboard bind to (0.0.0.0: the lab)."
 )
 @click.option("--address", default=None, help="Host name students connect to, printed on the cards.")
@@ -46,6 +52,7 @@ def init(
     students: int | None,
     roster: Path | None,
     mqtt_port: int,
+    session_port: int | None,
     host: str,
     address: str | None,
     dashboard_port: int,
@@ -60,6 +67,7 @@ def init(
         students=count,
         names=names,
         port=mqtt_port,
+        session_port=session_port,
         host=host,
         address=address,
         dashboard_port=dashboard_port,
@@ -70,7 +78,10 @@ def init(
     echo(f"class of {len(info.students)} students in {folder} (class seed {info.class_seed})")
     echo(f"  accounts:     {folder / 'students.csv'} (passwords: keep it private)")
     echo(f"  login cards:  {folder / 'cards.html'} (print), {folder / 'cards.md'}")
-    echo(f"  broker:       {folder / 'mosquitto' / 'mosquitto.conf'} (port {info.port}, anonymous refused)")
+    echo(
+        f"  broker:       {folder / 'mosquitto' / 'mosquitto.conf'} (port {info.port}, anonymous refused; "
+        f"port {info.session_port}: sessions bound to accounts)"
+    )
     echo(f"next: smartfactory classroom start --dir {folder}")
 
 

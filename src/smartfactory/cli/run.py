@@ -396,12 +396,14 @@ def demo(
         if sim_ is not None:
             sim_.stop()
         if ingest_ is not None:
-            ingest_.stop()
+            flushed = ingest_.stop()
             counters = ingest_.service.counters
             echo(
                 f"[ingest]     stored {counters.stored} readings, rejected {sum(counters.rejected.values())}, "
                 f"alarms {counters.alarms}"
             )
+            if not flushed:  # the store stays open for the writer still in it (closed when it is out)
+                echo(f"[ingest]     {ingest_.service.stop_note}")
         if broker_ is not None:
             broker_.stop()
         echo(f"stopped in {time.monotonic() - started:.1f} s")

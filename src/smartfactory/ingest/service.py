@@ -13,6 +13,12 @@ receives everything in arrival order. The writer probes the store with back-off 
 to 5 s) and replays the spool in slices of `_REPLAY_SLICE_S` between batches. A spool left by a previous run is
 replayed at start. A health thread publishes the counters every `health_interval` seconds on `_sf/health/{worker}`.
 
+Stopping: `stop(timeout)` refuses new messages and lets the writer write and acknowledge what it took. A writer still
+busy when the time is up (a slow or locked store) is abandoned, not interrupted: it finishes the write it is in,
+acknowledges nothing more and exits; what it did not acknowledge stays in the broker's persistent session and is
+delivered again at the next start (the store's keys make a repeat a no-op). Resources the writer uses (spool, and
+through `when_writer_done` the store) are closed only once it is out, never under it.
+
 Containment: no single message may stop the writer. The decoder's own failures become `internal_error` dead
 letters; the SPC monitor runs series by series, and a series whose monitor raises is switched off (SPC only:
 its readings are still stored) until a restart, logged once and counted (`contained.spc_error`,
@@ -37,6 +43,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from smartfactory.edge.mqtt import Message, MqttClient
@@ -126,6 +133,14 @@ class IngestService:
         self.started_at = time.time()
         self._stop = threading.Event()
         self._stop_deadline = float("inf")
+        #: set by a stop that ran out of time: the writer acknowledges nothing more and exits after its write
+        self._abandoned = threading.Event()
+        self._ack_lock = threading.Lock()  # an acknowledgement and the abandoning never interleave
+        self._exit_lock = threading.Lock()
+        self._writer_exited = False
+        self._on_writer_exit: list[Callable[[], None]] = []
+        #: what a stop that ran out of time said (None: the last stop finished, or none ran yet)
+        self.stop_note: str | None = None
         self._health_stop = threading.Event()
         self._writer = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
         self._health = threading.Thread(target=self._health_loop, name="ingest-health", daemon=True)
@@ -173,7 +188,10 @@ class IngestService:
         return self._writer.is_alive()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop taking messages, write and acknowledge everything taken, disconnect; False if that timed out."""
+        """Stop taking messages, write and acknowledge everything taken, disconnect; False if that timed out.
+
+        On a timeout the writer is abandoned (see the module docstring): it acknowledges nothing more, and the
+        spool is closed when the writer is out of it. `stop_note` then says what happens to the messages."""
         self.state = "stopping"
         self._stop_deadline = time.monotonic() + max(0.0, timeout - 1.0)
         self.inbox.close()
@@ -182,9 +200,10 @@ class IngestService:
             self._writer.join(timeout)
         flushed = not self._writer.is_alive()
         if not flushed:
-            log.error(
-                "could not write everything within %.0f s; the broker redelivers what was not acknowledged", timeout
-            )
+            with self._ack_lock:  # from here on the writer acknowledges nothing
+                self._abandoned.set()
+            self.stop_note = unfinished_note(timeout, len(self.inbox))
+            log.error("%s", self.stop_note)
         self._health_stop.set()
         if self._health.is_alive():
             self._health.join(2.0)
@@ -192,8 +211,29 @@ class IngestService:
         self._publish_health()
         self.client.close(flush_timeout=2.0)
         if self.spool is not None:
-            self.spool.close()
+            self.when_writer_done(self.spool.close)
         return flushed
+
+    def when_writer_done(self, action: Callable[[], None]) -> None:
+        """Run `action` (closing something the writer uses) now if the writer is not running, else as soon as it
+        has exited: after a stop that timed out, from the writer thread itself on its way out."""
+        with self._exit_lock:
+            if not self._writer_exited and self._writer.is_alive():
+                self._on_writer_exit.append(action)
+                return
+        action()
+
+    def _writer_exit(self) -> None:
+        with self._exit_lock:
+            self._writer_exited = True
+            actions, self._on_writer_exit = self._on_writer_exit, []
+        for action in actions:
+            try:
+                action()
+            except Exception:
+                log.exception("closing after the ingestion writer failed")
+        if actions:
+            log.info("the abandoned ingestion writer finished its last write and exited")
 
     def health_payload(self) -> HealthPayload:
         """The health report published on `_sf/health/{worker}` (keys: `ingest/health.py`)."""
@@ -226,9 +266,9 @@ class IngestService:
 
     def _run(self) -> None:
         try:
-            while True:
+            while not self._abandoned.is_set():
                 first = self.inbox.get(0.2)
-                if first is not None:
+                if first is not None and not self._abandoned.is_set():
                     self._write(self._collect(first))
                 elif self._stop.is_set():
                     return
@@ -237,6 +277,8 @@ class IngestService:
         except BaseException:
             self.state = "failed"
             log.exception("the ingestion writer failed; unacknowledged messages will be redelivered after a restart")
+        finally:
+            self._writer_exit()
 
     def _chart_clock(self) -> int:
         """Now, for the charting window: the later of the wall clock and the start's wall clock carried forward
@@ -454,7 +496,10 @@ class IngestService:
                     self._replay_due()  # the store may be back
             if not self._pause(backoff.next()):
                 return
-        self.client.ack_messages(batch.messages)
+        with self._ack_lock:
+            if self._abandoned.is_set():  # stop gave up on us and closed the connection: the broker redelivers
+                return
+            self.client.ack_messages(batch.messages)
         if batch.deadletters or batch.alarms:
             try:
                 self._publish_side_effects(batch)
@@ -464,7 +509,7 @@ class IngestService:
 
     def _pause(self, seconds: float) -> bool:
         """Sleep before a retry; False when stop() has run out of time (give up: the broker redelivers)."""
-        if self._stop.is_set() and time.monotonic() >= self._stop_deadline:
+        if self._abandoned.is_set() or (self._stop.is_set() and time.monotonic() >= self._stop_deadline):
             return False
         time.sleep(seconds)
         return True
@@ -584,6 +629,16 @@ class IngestService:
             log.debug("could not publish health: %s", exc)
 
 
+def unfinished_note(timeout: float, waiting: int) -> str:
+    """What a stop that ran out of time tells the user (instead of whatever the abandoned writer might run into)."""
+    return (
+        f"ingestion did not finish writing within {timeout:g} s (a slow or locked store); it stops after the write in "
+        f"progress and acknowledges nothing more: what it did not acknowledge ({waiting} message(s) still waiting, "
+        "and the batch being written) stays in the broker's persistent session and is delivered again at the next "
+        "start"
+    )
+
+
 def _recent_letters(store: Storage) -> OrderedDict[bytes, None]:
     """Natural keys of the dead letters stored in the last day (at most `_DEADLETTER_MEMORY`), so that a restarted
     worker does not publish again what its subscription brings back (retained garbage)."""
@@ -607,4 +662,4 @@ def _known_series(store: Storage) -> list[str]:
         return []
 
 
-__all__ = ["PASS_THROUGH", "IngestService"]
+__all__ = ["PASS_THROUGH", "IngestService", "unfinished_note"]

@@ -73,7 +73,8 @@ class Recorder:
         self.address = address
         self.path = path
         self.topics = tuple(topics)
-        self.client_id = client_id or f"sf-record-{uuid.uuid4().hex[:8]}"
+        # smartfactory-: brokers that bind ids to accounts (compose, classroom) refuse other ids (clientid_prefixes)
+        self.client_id = client_id or f"smartfactory-record-{uuid.uuid4().hex[:8]}"
         self.connect_timeout = connect_timeout
         self.marker = f"{MARKER_PREFIX}/{self.client_id}"
         self.stats = RecordStats()

@@ -17,7 +17,8 @@ acknowledged since its last save (mosquitto's `autosave_interval`, 1 s in the ge
 13 measured 283 of 8,728 readings lost so). So each connection keeps its QoS 1 messages of the last `REPLAY_S`
 seconds and publishes those again after a reconnect; ingestion stores a reading once per series and millisecond, so
 a repeat changes nothing (it counts as a duplicate). Client ids begin with `smartfactory-`, as a broker with accounts
-requires (`edge.broker.CLIENT_ID_PREFIX`, deploy/mosquitto/mosquitto.conf).
+requires (`edge.broker.CLIENT_ID_PREFIX`, deploy/mosquitto/mosquitto.conf). `addresses` gives machines accounts of
+their own (classroom mode: on a listener that names each session after its account, so one account per connection).
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from smartfactory.edge.mqtt import Message, MqttClient, Will
-from smartfactory.errors import BrokerError
+from smartfactory.errors import BrokerError, ConfigError
 from smartfactory.settings import BrokerAddress
 from smartfactory.sim.encode import PUBLISHED, status_payload
 from smartfactory.sim.engine import PlacedMachine
@@ -80,7 +81,9 @@ class PlantPublisher:
         max_outstanding: int = MAX_OUTSTANDING,
         on_command: Callable[[str, bytes], None] | None = None,
         clock: Callable[[], float] = time.time,
+        addresses: Mapping[str, BrokerAddress] | None = None,
     ) -> None:
+        """`addresses` (machine path → address) overrides `address` machine by machine; every machine needs one."""
         self.address = address
         self.machines = machines
         self.qos = qos
@@ -95,8 +98,13 @@ class PlantPublisher:
         self.replayed = 0  # messages published again after reconnects (see REPLAY_S)
         for index, placed in enumerate(machines):
             status = placed.path.topic(MessageClass.STATUS)
+            own = address
+            if addresses is not None:
+                if str(placed.path) not in addresses:
+                    raise ConfigError(f"no broker account for machine {placed.path}: was the plant file changed?")
+                own = addresses[str(placed.path)]
             client = MqttClient(
-                address,
+                own,
                 client_id=f"smartfactory-sim-{run_id}-{index}-{placed.path.machine}"[:64],
                 will=Will(status, status_payload("offline"), qos=1, retain=True),
                 keepalive=keepalive,
@@ -187,7 +195,9 @@ class PlantPublisher:
             if client.outstanding:
                 log.warning(
                     "%s: %d messages were not acknowledged by the broker within %g s of the stop",
-                    self.machines[index].path, client.outstanding, flush_timeout,
+                    self.machines[index].path,
+                    client.outstanding,
+                    flush_timeout,
                 )
 
     def abort(self) -> None:
