@@ -163,6 +163,8 @@ def test_reads_with_ranges(store: Storage) -> None:
     assert len(store.read_states(since_ms=T0 + 3)) == 2
     assert [p.part_id for p in store.read_parts(since_ms=T0 + 3)] == ["p3", "p4"]
     assert store.read_parts(machine="acme/plant1/machining/line-1/other") == []
+    assert store.read_part_outcomes(T0 + 1, T0 + 4) == [(MACHINE, T0 + k, k % 2 == 0) for k in (1, 2, 3)]
+    assert [machine for machine, _, _ in store.read_part_outcomes()] == [MACHINE] * 5
     assert store.read_series(A, since_ms=T0 + 45_000, limit=2)["value"].tolist() == [48.25, 49.25]
     assert [len(c) for c in store.iter_readings(since_ms=T0 + 10_000, until_ms=T0 + 15_000)] == [5]
     assert list(store.iter_readings(sensor="nothing")) == []

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from smartfactory import kpi
 from smartfactory.errors import ConfigError
-from smartfactory.model import PartResult, StateChange
+from smartfactory.model import StateChange
 from smartfactory.query.plantinfo import PlantInfo, PlantSettings, ideal_cycles, load_plant_settings
 from smartfactory.query.series import line_of, machine_path
 from smartfactory.storage import Storage
@@ -186,17 +186,14 @@ def load_window(
     intervals = kpi.intervals_from_changes(changes, until_ms)  # those before `since` give context only
     if not any(iv.end_ms > since_ms for iv in intervals):
         raise NoStatesError(_no_states_message(store, all_states, since_ms, until_ms, lines, machines))
-    wanted = set(chosen)
+    line_of_chosen = {machine: line_of(machine) for machine in chosen}
+    event = kpi.PartEvent
     parts = [
-        kpi.PartEvent(p.machine, line_of(p.machine), p.ts_ms, p.good)
-        for p in _parts(store, since_ms, until_ms)
-        if p.machine in wanted
+        event(machine, line_of_chosen[machine], ts_ms, good)
+        for machine, ts_ms, good in store.read_part_outcomes(since_ms, until_ms)
+        if machine in line_of_chosen
     ]
     return OeeWindow(since_ms, until_ms, tuple(intervals), tuple(parts))
-
-
-def _parts(store: Storage, since_ms: int, until_ms: int) -> list[PartResult]:
-    return [p for p in store.read_parts(since_ms=since_ms) if p.ts_ms < until_ms]
 
 
 def _no_states_message(

@@ -36,6 +36,7 @@ from smartfactory.model import (
     DeadLetter,
     FaultEvent,
     LimitsVersion,
+    PartOutcome,
     PartResult,
     Reading,
     SeriesInfo,
@@ -350,6 +351,10 @@ class InfluxStorage:
 
     def read_parts(self, machine: str | None = None, since_ms: int | None = None) -> list[PartResult]:
         return [rows_.part(row) for row in self._machine_rows(lp.PART, machine, since_ms)]
+
+    def read_part_outcomes(self, since_ms: int | None = None, until_ms: int | None = None) -> list[PartOutcome]:
+        parts = self.read_parts(since_ms=since_ms)  # the part records are one row each: no lighter query to make
+        return [(p.machine, p.ts_ms, p.good) for p in parts if until_ms is None or p.ts_ms < until_ms]
 
     def read_events(self, since_ms: int | None = None) -> list[FaultEvent]:
         return [rows_.event(row) for row in self._rows(flux.records_query(self._b, lp.EVENT, since_ms))]

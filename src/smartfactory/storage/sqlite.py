@@ -36,6 +36,7 @@ from smartfactory.model import (
     DeadLetter,
     FaultEvent,
     LimitsVersion,
+    PartOutcome,
     PartResult,
     Reading,
     SeriesInfo,
@@ -433,7 +434,18 @@ class SqliteStorage:
         rows = self._query(
             f"SELECT machine, ts, part_id, good, measurements FROM parts WHERE 1=1{where} ORDER BY ts", params
         )
-        return [PartResult.from_row((m, ts, pid, good, json.loads(meas))) for m, ts, pid, good, meas in rows]
+        # One JSON document for all rows: json.loads per row cost 0.61 s of 1.05 s for 60,000 parts (the overview
+        # of a 2,000-series plant); the store wrote every value with json.dumps, so each is one valid document.
+        measurements = json.loads("[" + ",".join(row[4] for row in rows) + "]") if rows else []
+        return [
+            PartResult.from_row((m, ts, pid, good, meas))
+            for (m, ts, pid, good, _), meas in zip(rows, measurements, strict=True)
+        ]
+
+    def read_part_outcomes(self, since_ms: int | None = None, until_ms: int | None = None) -> list[PartOutcome]:
+        where, params = _range("ts", since_ms, until_ms)
+        rows = self._query(f"SELECT machine, ts, good FROM parts WHERE 1=1{where} ORDER BY ts", params)
+        return [(machine, ts, good == 1) for machine, ts, good in rows]
 
     def read_events(self, since_ms: int | None = None) -> list[FaultEvent]:
         where, params = _range("ts", since_ms, None)
