@@ -312,16 +312,33 @@ class BrokerAddress:
         return f"{scheme}://{auth}{self.host}:{self.port}"
 
 
+def mask_url_password(url: str) -> str:
+    """`url` with its password replaced by `***`, for messages about a URL that may not even parse (issue 13: a
+    typo in the port printed the password). Everything between the first `:` after the user name and the last
+    `@` counts as the password, so a password with unquoted `/`, `@` or `#` is masked too."""
+    scheme, sep, rest = url.partition("://")
+    prefix = f"{scheme}{sep}" if sep else ""
+    userinfo, at, host = (rest if sep else url).rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if not at or not colon:
+        return url
+    return f"{prefix}{user}:***@{host}"
+
+
 def parse_mqtt_url(url: str) -> BrokerAddress:
-    """`mqtt://[user:pass@]host[:port]` (default port 1883) or `mqtts://…` (default 8883)."""
-    parts = urlsplit(url)
+    """`mqtt://[user:pass@]host[:port]` (default port 1883) or `mqtts://…` (default 8883). Errors mask the password."""
+    shown = repr(mask_url_password(url))
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        raise ConfigError(f"MQTT URL {shown} is not a URL ({exc})") from None
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigError(f"MQTT URL {url!r} is not of the form mqtt://[user:pass@]host:port")
+        raise ConfigError(f"MQTT URL {shown} is not of the form mqtt://[user:pass@]host:port")
     tls = parts.scheme == "mqtts"
     try:
         port = parts.port or (8883 if tls else 1883)
     except ValueError:
-        raise ConfigError(f"MQTT URL {url!r} has an invalid port") from None
+        raise ConfigError(f"MQTT URL {shown} has an invalid port") from None
     return BrokerAddress(
         host=parts.hostname,
         port=port,

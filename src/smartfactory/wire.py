@@ -658,6 +658,7 @@ class HealthPayload(_Payload):
     contained: dict[str, Count] | None = None
     series: Count | None = None
     spc_disabled: Count | None = None
+    spc_cannot_learn: Count | None = None
     spooled: Count | None = None
     replayed: Count | None = None
     write_errors: Count | None = None

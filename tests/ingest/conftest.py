@@ -246,7 +246,8 @@ class FlakyStore:
 class IngestProcess:
     """`smartfactory ingest` as a real process (for kill -9 and SIGTERM tests)."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, settings: Settings, log_path: Path, extra_env: dict[str, str] | None = None) -> None:
+        """`extra_env`: more SMARTFACTORY_* variables for the process (say, a short phase I for the monitor)."""
         env = {
             **{
                 k: v
@@ -255,6 +256,7 @@ class IngestProcess:
             },
             "SMARTFACTORY_DATA_DIR": str(settings.data_dir),
             "SMARTFACTORY_INGEST__HEALTH_INTERVAL": str(settings.ingest.health_interval),
+            **(extra_env or {}),
         }
         self.log_path = log_path
         self._log = log_path.open("ab")

@@ -1,6 +1,7 @@
 """Messages that must not stop ingestion or silence SPC (issue 13), each against a real mosquitto and real SQLite.
 
-- poison numbers: 50 × 1e308 and alternating ±1e308 in one telemetry batch (`smartfactory ingest` as a process)
+- poison numbers: 50 × 1e308, alternating ±1e308 and ±1.79e308 in telemetry batches, through limit learning
+  (`smartfactory ingest` as a process, phase I shortened to 50)
 - a series id of 150 characters: its alarm is published and can be acknowledged
 - one reading stamped 23 h ahead: later readings are still charted, a 450 σ outlier raises an alarm
 """
@@ -8,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,12 +36,15 @@ from tests.ingest.conftest import (
     count_readings,
     ingest_settings,
     needs_mosquitto,
+    send_barrier,
     wait_until,
 )
 
 pytestmark = [pytest.mark.integration, needs_mosquitto]
 #: In-control readings before the outlier: enough for the live monitor's phase I (500 clean readings).
 PHASE1 = 600
+#: A phase I (`spc.phase1_points`) short enough for the poison series to reach limit learning: each sends this many.
+SHORT_PHASE1 = 50
 
 
 def batch_payload(start_ms: int, values: list[float], sensor: str = "x") -> bytes:
@@ -59,32 +64,57 @@ def test_overflowing_values_neither_stop_ingestion_nor_lose_honest_readings(
     broker: RunningBroker, tmp_path: Path, enterprise: str, publisher_factory: Callable[[BrokerAddress], Publisher]
 ) -> None:
     """Before: `Limits` raised inside the writer thread and `smartfactory ingest` exited 1, in a loop (the batch
-    was never acknowledged, so every restart got it again): 0 of 100 honest readings stored."""
+    was never acknowledged, so every restart got it again): 0 of 100 honest readings stored.
+
+    The process charts with the `we` design (the individuals chart whose `Limits` raised) and a phase I of
+    `SHORT_PHASE1` readings, so every series here reaches limit learning (at the default 500, none would).
+    Overflow-safe arithmetic learns finite limits from alternating ±1e308; ±1.79e308, whose σ itself is beyond
+    the largest double, cannot learn: stored, never charted, logged and counted. No series needs the service's
+    last-resort containment (no `spc_error`, nothing switched off)."""
     settings = ingest_settings(broker, tmp_path)
     health = Listener(broker.address, f"_sf/health/{settings.ingest.client_id}")
-    process = IngestProcess(settings, tmp_path / "ingest.log")
+    spc = {"SMARTFACTORY_SPC__DETECTOR": "we", "SMARTFACTORY_SPC__PHASE1_POINTS": str(SHORT_PHASE1)}
+    process = IngestProcess(settings, tmp_path / "ingest.log", extra_env=spc)
     assert wait_until(lambda: any(b.get("state") == "ok" for b in health.bodies()) or not process.alive())
     now = int(time.time() * 1000) - 10_000
     machine = f"{enterprise}/p/a/l/poison/telemetry"
-    alternating = [1e308 if i % 2 else -1e308 for i in range(50)]
+    alternating = [1e308 if i % 2 else -1e308 for i in range(SHORT_PHASE1)]
     # ±1.79e308: the moving range itself (3.6e308 / 1.128) is beyond the largest double, overflow-safe or not
-    extreme = [1.79e308 if i % 2 else -1.79e308 for i in range(60)]
+    extreme = [1.79e308 if i % 2 else -1.79e308 for i in range(SHORT_PHASE1 + 10)]
     poison = [
-        (machine, batch_payload(now, [1e308] * 50, "big")),
+        (machine, batch_payload(now, [1e308] * SHORT_PHASE1, "big")),
         (machine, batch_payload(now, alternating, "alternating")),
         (machine, batch_payload(now, extreme, "extreme")),
     ]
     publisher = publisher_factory(broker.address)
     publisher.send(poison + honest(enterprise, 100, now))
+    honest_series = f"{enterprise}/p/a/l/honest/telemetry/t"
+    poisoned = {f"{machine}/{sensor}" for sensor in ("big", "alternating", "extreme")}
 
     store = SqliteStorage(settings.store)
     try:
-        total = 50 + 50 + 60 + 100
+        total = 3 * SHORT_PHASE1 + 10 + 100
         assert wait_until(lambda: count_readings(settings.store) == total), process.output()
-        assert len(store.read_series(f"{enterprise}/p/a/l/honest/telemetry/t")) == 100
-        assert len(store.read_series(f"{machine}/extreme")) == 60  # stored, though no chart can hold them
+        assert len(store.read_series(honest_series)) == 100
+        assert len(store.read_series(f"{machine}/extreme")) == SHORT_PHASE1 + 10  # stored, though no chart holds them
+
+        # limit learning ran: the honest series and alternating ±1e308 have finite limits, ±1.79e308 none
+        assert wait_until(lambda: {honest_series, f"{machine}/alternating"} <= {v.series for v in store.read_limits()})
+        limits = {v.series: v for v in store.read_limits()}
+        assert f"{machine}/extreme" not in limits
+        swing = limits[f"{machine}/alternating"]
+        assert swing.center == 0.0
+        assert 1e308 < swing.sigma < math.inf
+        # the series that cannot learn is logged and counted: one log line each, the count in it
+        unlearned = poisoned - set(limits)
+        assert wait_until(lambda: f"({len(unlearned)} series cannot learn)" in process.output()), process.output()
+        assert f"SPC cannot learn limits for {machine}/extreme" in process.output()
 
         assert wait_until(lambda: any(b.get("stored") == total and b["state"] == "ok" for b in health.bodies()))
+        report = next(b for b in reversed(health.bodies()) if b.get("stored") == total)
+        assert report["contained"].get("spc_error", 0) == 0  # contained by the arithmetic, not by an exception
+        assert report["spc_disabled"] == 0
+        assert report["spc_cannot_learn"] == len(unlearned)  # counted in the health report too
         assert process.alive(), process.output()
         # the writer goes on: more honest readings still arrive and are stored
         publisher.send(honest(enterprise, 200, now + 1000)[100:])
@@ -95,6 +125,34 @@ def test_overflowing_values_neither_stop_ingestion_nor_lose_honest_readings(
         health.close()
         if process.alive():
             process.kill()
+
+
+@pytest.mark.parametrize(
+    ("detector", "unlearnable"), [("we", {"extreme"}), ("budget", {"big", "alternating", "extreme"})]
+)
+def test_a_series_whose_phase_one_gives_no_limits_is_counted_and_logged_once(
+    detector: str, unlearnable: set[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The monitor stage alone, both designs: 1e308, ±1e308 and ±1.79e308 never raise; a series that cannot learn
+    is left uncharted, counted (`MonitorStage.cannot_learn`) and logged once as a warning. The budget design also
+    refuses a constant phase I (σ = 0) and one with no stationary level (lag-1 autocorrelation ≈ −1)."""
+    stage = MonitorStage(detector=detector, phase1_points=SHORT_PHASE1)
+    t0 = 1_800_000_000_000
+    values = {
+        "big": [1e308] * SHORT_PHASE1,
+        "alternating": [1e308 if i % 2 else -1e308 for i in range(SHORT_PHASE1)],
+        "extreme": [1.79e308 if i % 2 else -1.79e308 for i in range(3 * SHORT_PHASE1)],
+    }
+    with caplog.at_level("WARNING", logger="smartfactory.ingest.monitor"):
+        for sensor, xs in values.items():
+            stage.observe([Reading(f"e/p/a/l/poison/telemetry/{sensor}", t0 + i, x) for i, x in enumerate(xs)])
+    assert stage.cannot_learn == len(unlearnable)
+    for sensor in values:
+        status = stage.status(f"e/p/a/l/poison/telemetry/{sensor}")
+        assert status.startswith("cannot learn") is (sensor in unlearnable), status
+    logged = [r.getMessage() for r in caplog.records if "cannot learn limits" in r.getMessage()]
+    assert len(logged) == len(unlearnable)  # once per series, not per later reading
+    assert all(r.levelname == "WARNING" for r in caplog.records if "cannot learn limits" in r.getMessage())
 
 
 def test_a_150_character_series_raises_an_alarm_that_can_be_acknowledged(
@@ -124,12 +182,17 @@ def test_a_150_character_series_raises_an_alarm_that_can_be_acknowledged(
         published = AlarmPayload.from_bytes(alarms.messages[-1].payload)
         assert (published.alarm_id, published.active) == (alarm.alarm_id, True)
 
+        # an acknowledgement on another series' topic does not touch it: sent while the alarm is still open (an
+        # acknowledged alarm is never acknowledged again, so afterwards it would prove nothing), and a barrier
+        # makes sure ingestion has taken and written it before we look
+        other = json.dumps({"alarm_id": alarm.alarm_id, "by": "intruder", "ts": format_ts(int(time.time() * 1000))})
+        publisher.send([(f"{enterprise}/p/a/l/m/ack/other", other.encode())])
+        assert wait_until(send_barrier(broker.address, settings.store))
+        assert (store.read_alarms()[0].acked_by, store.read_alarms()[0].acked_ms) == (None, None)
+
         ack = json.dumps({"alarm_id": alarm.alarm_id, "by": "tester", "ts": format_ts(int(time.time() * 1000))})
         publisher.send([(f"{enterprise}/p/a/l/m/ack/{sensor}", ack.encode())])
         assert wait_until(lambda: store.read_alarms()[0].acked_by == "tester")
-        # an acknowledgement on another series' topic does not touch it
-        other = json.dumps({"alarm_id": alarm.alarm_id, "by": "intruder", "ts": format_ts(int(time.time() * 1000))})
-        publisher.send([(f"{enterprise}/p/a/l/m/ack/other", other.encode())])
         assert running.service.running
     finally:
         store.close()

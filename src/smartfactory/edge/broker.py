@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import ipaddress
 import logging
 import shutil
 import subprocess
@@ -38,16 +39,21 @@ class RunningBroker:
     address: BrokerAddress
     detail: str = ""
     data_dir: Path | None = None
+    #: True when we started it without accounts (`allow_anonymous true`): any client may connect
+    anonymous: bool = False
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _amqtt: AmqttThread | None = field(default=None, repr=False)
 
     def describe(self) -> str:
+        """One line on what broker this is; for an anonymous one we started beyond loopback, a warning after it."""
         where = self.address.url()
-        return {
+        line = {
             "existing": f"using the MQTT broker already running at {where}",
             "mosquitto": f"started a private mosquitto at {where} ({self.detail})",
             "amqtt": f"started an in-process amqtt broker at {where} (mosquitto not installed)",
         }[self.kind]
+        warning = exposure_warning(self.address) if self.anonymous else None
+        return line if warning is None else f"{line}\n{warning}"
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -70,6 +76,31 @@ class RunningBroker:
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this computer can reach: 127.0.0.0/8, ::1, `localhost`."""
+    if host.lower() in LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: it resolves to an interface others may reach
+
+
+def exposure_warning(address: BrokerAddress) -> str | None:
+    """The warning for an anonymous broker listening on `address` beyond loopback (`smartfactory broker --mqtt-url
+    mqtt://0.0.0.0:…`, issue 13); None on a loopback address."""
+    if is_loopback(address.host):
+        return None
+    where = "every network interface" if address.host in ("0.0.0.0", "::") else address.host
+    return (
+        f"WARNING: this broker listens on {where} and allows anonymous clients: anyone on the network who reaches "
+        f"port {address.port} can publish readings, send commands to the machines and read everything. On a shared "
+        "network use a broker with accounts instead: the compose stack's mosquitto (password file and ACL, "
+        'docs/deployment.md "Broker accounts and ACL"), or `smartfactory classroom` (an account per student, '
+        "docs/classroom.md); or bind this one to 127.0.0.1."
+    )
 
 
 #: How often mosquitto writes its in-memory state (sessions, queued and retained messages) to disk.
@@ -232,7 +263,14 @@ def start_mosquitto(
             process.kill()
             raise BrokerError(f"mosquitto did not open port {address.port} within {timeout:.0f} s")
         time.sleep(0.05)
-    return RunningBroker("mosquitto", address, detail=f"data in {data_dir}", _process=process, data_dir=data_dir)
+    return RunningBroker(
+        "mosquitto",
+        address,
+        detail=f"data in {data_dir}",
+        _process=process,
+        data_dir=data_dir,
+        anonymous=accounts is None,
+    )
 
 
 class AmqttThread:
@@ -275,7 +313,7 @@ class AmqttThread:
 def start_amqtt(address: BrokerAddress) -> RunningBroker:
     thread = AmqttThread(address)
     thread.start()
-    return RunningBroker("amqtt", address, _amqtt=thread)
+    return RunningBroker("amqtt", address, _amqtt=thread, anonymous=True)
 
 
 def ensure_broker(
@@ -308,6 +346,8 @@ __all__ = [
     "Durability",
     "RunningBroker",
     "ensure_broker",
+    "exposure_warning",
+    "is_loopback",
     "mosquitto_binary",
     "mosquitto_config",
     "packet_limit",

@@ -16,6 +16,7 @@ The snapshot is published (retained) on `_sf/health/{worker}` every `ingest.heal
 | contained         | failures kept away from the writer, by kind (`spc_error`, `future_not_charted`, …) |
 | series            | distinct series admitted (gauge; capped by `ingest.max_series`)                    |
 | spc_disabled      | series whose SPC monitor failed and was switched off until a restart (gauge)      |
+| spc_cannot_learn  | series whose phase I gave no finite limits (overflow, no variation): never charted (gauge) |
 | spooled           | readings written to the local spool while the store was unavailable               |
 | replayed          | readings replayed from the spool into the store                                   |
 | spool_pending     | spool records (batches) not yet replayed; `spool_bytes` their size on disk        |

@@ -9,6 +9,7 @@ The stage is fed by the ingestion service (or any harness) and answers with `mod
     alarms += stage.tick(now_ms)        # periodically (≈ 1 s): silent sensors, quiet episodes clear
     stage.take_limit_changes()          # new LimitsVersion records to store (the dashboard shows them)
     stage.limits(series), stage.active(), stage.status(series), stage.take_events()  # for readers and benches
+    stage.cannot_learn                  # how many series' phase I gave no limits (never charted, logged once each)
 
 Per series (docs/spc.md, "The live monitor"):
 
@@ -158,6 +159,9 @@ class MonitorStage:
         self._active: dict[str, Series] = {}
         self._out: list[Alarm] = []
         self._next_tick = -math.inf
+        #: series whose phase I gave no limits (constant, non-stationary, or a σ beyond the largest double such as
+        #: ±1.79e308): never charted until a restart, their readings still stored; each logged once (issue 13)
+        self.cannot_learn = 0
         known = dict(infos or {})
         for machine, info in known.items():  # the whole plant's facts first, so the first plan is the plant's
             self._register(machine, info)
@@ -395,20 +399,19 @@ class MonitorStage:
         if kind == "count":
             rate = learn_rate(values, min_points=len(values))
             if isinstance(rate, CannotLearn):
-                s.status = f"cannot learn: {rate.message}"
+                self._unlearnable(s, rate.message)
                 return
             s.rate = rate
         elif self.detector == "we":
             try:
                 s.we_limits = Limits.learn(values)
             except SpcError as exc:
-                s.status = f"cannot learn: {exc}"
+                self._unlearnable(s, str(exc))
                 return
         else:
             base = learn_baseline(values, min_points=len(values))
             if isinstance(base, CannotLearn):
-                s.status = f"cannot learn: {base.message}"
-                log.info("SPC cannot learn limits for %s: %s", s.name[:200], base.message)
+                self._unlearnable(s, base.message)
                 return
             s.baseline = base
         if s.facts.resolution is None:
@@ -418,6 +421,17 @@ class MonitorStage:
         # the first design waits for its solve even in the background mode (usually queued by `_prefetch` when the
         # plan was made, a phase I ago): readings not charted meanwhile would be faults not seen
         self._arm(s, "learned", record=True, at=ts, phase1=values)
+
+    def _unlearnable(self, s: Series, why: str) -> None:
+        """A phase I that gave no limits: the series stays uncharted (its status says why), counted and logged."""
+        s.status = f"cannot learn: {why}"
+        self.cannot_learn += 1
+        log.warning(
+            "SPC cannot learn limits for %s: %s; its readings are stored, not charted (%d series cannot learn)",
+            s.name[:200],
+            why,
+            self.cannot_learn,
+        )
 
     def _arm(self, s: Series, source: str, *, record: bool, at: int | None = None, phase1: Any = None) -> None:
         """Design and build the detector of a series from its limits; record a version if asked or changed. A

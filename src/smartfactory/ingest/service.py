@@ -251,6 +251,7 @@ class IngestService:
                 "duplicates_known": bool(getattr(self.store, "reports_duplicates", True)),
                 "series": len(self.decoder.caps),
                 "spc_disabled": len(self._spc_off),
+                "spc_cannot_learn": self.monitor.cannot_learn if self.monitor is not None else 0,
                 "queue_bytes": self.inbox.bytes,
                 "lag_ms": max(0, int((now - oldest) * 1000)) if oldest is not None else 0,
                 "spool_pending": self.spool.pending if self.spool is not None else 0,
