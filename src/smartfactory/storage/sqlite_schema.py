@@ -82,7 +82,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE events ADD COLUMN affects TEXT NOT NULL DEFAULT '[]';
     """,
     # 7: OEE reads machine, time and verdict of a window's parts (`read_part_outcomes`): a covering index serves
-    # them without visiting the rows (0.26 -> see docs/dashboard.md), and time-range reads as parts_ts did.
+    # them without visiting the rows (docs/deployment.md, benchmark (5)), and time-range reads as parts_ts did.
     """
     CREATE INDEX parts_outcome ON parts (ts, machine, good);
     DROP INDEX parts_ts;
