@@ -182,3 +182,33 @@ def test_health_returns_to_ok_after_a_store_and_spool_outage(
     finally:
         service.stop()
         store.inner.close()
+
+
+def test_a_birth_counts_against_the_series_caps(
+    broker: RunningBroker, tmp_path: Path, enterprise: str, publisher_factory: Callable[[BrokerAddress], Publisher]
+) -> None:
+    """Before: the monitor kept state for every signal a birth declared, whatever the caps (200 births × 50
+    signals gave 10,000 monitored series under a cap of 1,000 per machine)."""
+    settings = ingest_settings(broker, tmp_path, max_series=8, max_series_per_machine=3)
+    running = start_ingest(settings)
+    assert running.service.monitor is not None
+    now = int(time.time() * 1000) - 5000
+    signals = {f"s{i}": {"kind": "process", "unit": "°C"} for i in range(50)}
+    births = [
+        (f"{enterprise}/p/a/l/m{k}/status", json.dumps({"status": "online", "ts": now, "info": {
+            "machine_type": "cnc", "sample_interval_s": 1.0, "signals": signals}}).encode())
+        for k in range(4)
+    ]  # fmt: skip
+    publisher = publisher_factory(broker.address)
+    publisher.send(births)
+    assert wait_until(send_barrier(broker.address, settings.store))
+    monitored = running.service.monitor.series_count
+    contained = dict(running.service.counters.contained)
+    assert running.stop()
+    assert monitored == 8  # 3 + 3 + 2 + 0: the caps, not 200
+    assert contained["signals_over_cap"] == 200 - 8
+    store = SqliteStorage(settings.store)
+    try:  # the births themselves are stored whole
+        assert {len(i.signals) for m, i in store.read_machine_info().items() if m.startswith(enterprise)} == {50}
+    finally:
+        store.close()

@@ -10,6 +10,7 @@ The stage is fed by the ingestion service (or any harness) and answers with `mod
     stage.take_limit_changes()          # new LimitsVersion records to store (the dashboard shows them)
     stage.limits(series), stage.active(), stage.status(series), stage.take_events()  # for readers and benches
     stage.cannot_learn                  # how many series' phase I gave no limits (never charted, logged once each)
+    stage.series_count                  # how many series it keeps state for
 
 Per series (docs/spc.md, "The live monitor"):
 
@@ -294,6 +295,11 @@ class MonitorStage:
             if m.episode is not None:
                 found[m.episode.alarm.series] = m.episode.alarm
         return found
+
+    @property
+    def series_count(self) -> int:
+        """How many series the stage keeps state for (bounded by ingestion's series caps)."""
+        return len(self._series)
 
     def status(self, series: str) -> str:
         """What the monitor does with a series: not watched, learning k/n, charting with …, or why not."""

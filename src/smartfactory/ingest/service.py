@@ -70,6 +70,7 @@ from smartfactory.wire import (
     AlarmPayload,
     DeadLetterPayload,
     HealthPayload,
+    MachineInfo,
     MessageClass,
     parse_series,
 )
@@ -420,7 +421,7 @@ class IngestService:
         monitor = self.monitor
         try:  # births (signal kinds, rates) and machine states (gating, stop alarms) first: they shape the charts
             for record in batch.infos:
-                monitor.birth(record.machine, record.info, record.ts_ms)
+                monitor.birth(record.machine, self._within_caps(record.machine, record.info), record.ts_ms)
             if batch.states:
                 batch.alarms.extend(monitor.states(batch.states))
         except Exception as exc:
@@ -434,6 +435,20 @@ class IngestService:
         except Exception as exc:
             self.counters.contained["spc_error"] += 1
             log.error("the monitor's periodic checks failed (%s: %s)", type(exc).__name__, exc)
+
+    def _within_caps(self, machine: str, info: MachineInfo) -> MachineInfo:
+        """The birth's signals the series caps admit: the monitor keeps state for every declared signal (a silent
+        sensor must be noticed), so a birth counts against `max_series` and `max_series_per_machine` as readings
+        do; signals past a cap are left out of the monitor and counted (`contained.signals_over_cap`). The birth
+        itself is stored whole."""
+        admit = self.decoder.caps.admit
+        refused = [name for name in info.signals if admit(f"{machine}/telemetry/{name}", machine) is not None]
+        if not refused:
+            return info
+        self.counters.contained["signals_over_cap"] += len(refused)
+        log.warning("%s declares %d signals past the series caps: not monitored", machine, len(refused))
+        kept = {name: signal for name, signal in info.signals.items() if name not in set(refused)}
+        return info.model_copy(update={"signals": kept})
 
     def _observe_readings(self, batch: Batch) -> None:
         assert self.monitor is not None
