@@ -139,3 +139,17 @@ def test_ingestion_reads_every_namespace_and_the_dashboard_only_births(
         assert wait_until(lambda: status in dash_in.topics(), timeout=10)
         b.publish(status, b"", qos=1, retain=True)  # clear the retained birth
     assert telemetry not in dash_in.topics()
+
+
+def test_an_oversize_packet_is_refused_and_ordinary_ones_pass(class_broker: ClassBroker, class_dir: ClassDir) -> None:
+    """The class broker refuses a packet over its max_packet_size (2 MiB + 64 KiB) before reading it: the sender
+    is disconnected and nobody receives it; the lecturer still gets an ordinary message after it."""
+    topic = f"lab/student-01/area/line/m/telemetry/{uuid.uuid4().hex[:6]}"
+    with connected(class_broker, class_dir, LECTURER, "lab/#") as (_, lecturer):
+        with connected(class_broker, class_dir, "student-01") as (writer, _):
+            writer.publish(topic, b"x" * (3 * 1024 * 1024), qos=1)
+            assert wait_until(lambda: not writer.connected, timeout=10)  # the broker cut it off
+        with connected(class_broker, class_dir, "student-01") as (writer, _):
+            writer.publish(topic, b"small", qos=1)
+            assert wait_until(lambda: topic in lecturer.topics(), timeout=10)
+        assert [m.payload for m in lecturer.messages if m.topic == topic] == [b"small"]

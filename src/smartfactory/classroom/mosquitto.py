@@ -44,7 +44,7 @@ from pathlib import Path
 from smartfactory.classroom import passwords
 from smartfactory.classroom.namespace import PUBLIC
 from smartfactory.classroom.roster import DASHBOARD_USER, INGEST_USER, Account, ClassDir, Member, write_private
-from smartfactory.edge.broker import CLIENT_ID_PREFIX
+from smartfactory.edge.broker import CLIENT_ID_PREFIX, MAX_PACKET_SIZE
 
 INJECT_PROBE = "_sf/cli/inject/+/probe/cmd"
 
@@ -75,6 +75,9 @@ def broker_config(port: int, host: str, broker_dir: Path, session_port: int) -> 
             "max_queued_messages 0",
             "max_queued_bytes 0",
             "max_inflight_messages 0",
+            # as every generated broker: a packet over 2 MiB + 64 KiB is refused once its length header arrives
+            # (mosquitto's own limit is 256 MiB; one 100 MB payload kept ingestion busy for 25 s, issue 13)
+            f"max_packet_size {MAX_PACKET_SIZE}",
             f"log_dest file {root / 'mosquitto.log'}",
             "log_type error",
             "log_type warning",
