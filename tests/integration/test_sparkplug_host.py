@@ -7,6 +7,7 @@ on purpose; tests/integration/test_sparkplug_foreign.py does the same with a lib
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,14 @@ from smartfactory.edge.broker import RunningBroker, start_mosquitto
 from smartfactory.edge.mqtt import Message, MqttClient, Will
 from smartfactory.services import start_ingest
 from smartfactory.settings import BrokerAddress, Settings, load_settings
-from smartfactory.sparkplug.payload import DataType, Metric, SparkplugPayload, decode_payload, encode_payload
+from smartfactory.sparkplug.payload import (
+    DataType,
+    Metric,
+    SparkplugPayload,
+    decode_payload,
+    encode_payload,
+    parse_message,
+)
 from smartfactory.storage.sqlite import SqliteStorage
 from tests.conftest import HAVE_MOSQUITTO, free_port, wait_until
 
@@ -175,6 +183,76 @@ def test_bad_inputs_are_counted_and_dead_lettered_or_answered(
     finally:
         running.stop()
         store.close()
+
+
+#: One metric of every datatype the host stores: name → (datatype, the DBIRTH's value, two DDATA values). Extremes
+#: of each width (negative for the signed ones), above 2^31 and 2^63 for UInt32 and UInt64, all exact as a double.
+EVERY_TYPE: dict[str, tuple[DataType, list[int | float | bool]]] = {
+    "t_int8": (DataType.Int8, [-128, 127, -1]),
+    "t_int16": (DataType.Int16, [-32768, 32767, -2]),
+    "t_int32": (DataType.Int32, [-(2**31), 2**31 - 1, -3]),
+    "t_int64": (DataType.Int64, [-(2**63), 2**62, -123_456_789_012]),
+    "t_uint8": (DataType.UInt8, [255, 0, 200]),
+    "t_uint16": (DataType.UInt16, [65535, 1, 40000]),
+    "t_uint32": (DataType.UInt32, [2**32 - 1, 2**31 + 5, 3_000_000_000]),
+    "t_uint64": (DataType.UInt64, [2**64 - 2**11, 2**63 + 2**11, 2**53]),
+    "t_float": (DataType.Float, [-1.5, 3.25, 0.15625]),
+    "t_double": (DataType.Double, [-1234.5678, 1e300, math.pi]),
+    "t_bool": (DataType.Boolean, [True, False, True]),
+}
+
+
+def _without_datatypes(payload: bytes) -> bytes:
+    """The payload with each metric's datatype left out, as a DDATA may be: its value field alone remains, which the
+    host reads with the datatype of the birth (an Int8 of -1 is 0xFFFFFFFF in `int_value`)."""
+    message = parse_message(payload)
+    for metric in message.metrics:
+        metric.ClearField("datatype")
+    return bytes(message.SerializeToString())
+
+
+def test_every_numeric_datatype_is_stored_as_sent(
+    private_broker: RunningBroker, tmp_path: Path, edge: EdgeNode
+) -> None:
+    """Int8…UInt64, Float, Double and Boolean (as 1.0/0.0, docs/sparkplug.md) from a DBIRTH (name, alias,
+    datatype), an alias-only DDATA with datatypes and one without: ingestion stores each value exactly."""
+    running = start_ingest(_settings(private_broker, tmp_path))
+    store = SqliteStorage(f"sqlite:///{tmp_path / 'spb.db'}")
+    try:
+        edge.send(
+            "NBIRTH",
+            None,
+            Metric(name="bdSeq", datatype=DataType.Int64, value=edge.bd_seq),
+            Metric(name="Node Control/Rebirth", datatype=DataType.Boolean, value=False),
+        )
+        now = int(time.time() * 1000)
+        types = list(EVERY_TYPE.items())
+        edge.send(
+            "DBIRTH",
+            "cnc-01",
+            *(Metric(name=n, alias=a, datatype=t, value=v[0], timestamp=now) for a, (n, (t, v)) in enumerate(types)),
+        )
+        edge.send(
+            "DDATA",
+            "cnc-01",
+            *(Metric(alias=a, datatype=t, value=v[1], timestamp=now + 1) for a, (_, (t, v)) in enumerate(types)),
+        )
+        bare = SparkplugPayload(
+            timestamp=now + 2,
+            seq=edge.seq,
+            metrics=[Metric(alias=a, datatype=t, value=v[2]) for a, (_, (t, v)) in enumerate(types)],
+        )
+        edge.seq += 1
+        edge.raw(edge.topic("DDATA", "cnc-01"), _without_datatypes(encode_payload(bare)))
+        assert wait_until(lambda: all(len(_values(store, name)) == 3 for name in EVERY_TYPE), 15)
+        stored = {name: _values(store, name) for name in EVERY_TYPE}
+        assert store.read_deadletters() == []
+        assert edge.rebirth_requests == 0
+    finally:
+        running.stop()
+        store.close()
+    assert stored == {name: [float(v) for v in values] for name, (_, values) in EVERY_TYPE.items()}
+    assert stored["t_bool"] == [1.0, 0.0, 1.0]
 
 
 def test_state_is_retained_online_and_offline_after_stop(private_broker: RunningBroker, tmp_path: Path) -> None:

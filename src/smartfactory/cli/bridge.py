@@ -140,7 +140,9 @@ def opcua(
         _run_until_signal(runner)
     finally:
         outbox.close()
-    echo(f"stopped: {json.dumps({**runner.stats.as_dict(), 'mqtt_dropped': outbox.dropped})}")
+    # the Sparkplug B edge nodes count what they could not send (the broker away at the stop) on their own
+    dropped = outbox.dropped + int(getattr(outbox.sink, "dropped", 0))
+    echo(f"stopped: {json.dumps({**runner.stats.as_dict(), 'mqtt_sent': outbox.sent, 'mqtt_dropped': dropped})}")
 
 
 def _outbox(settings: Settings, wire_format: str) -> Outbox:
