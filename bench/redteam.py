@@ -206,10 +206,11 @@ def poison(ingest: Ingest, sender: Sender) -> dict[str, Any]:
     enterprise = "rt-poison"
     now = int(time.time() * 1000) - 30_000
     topic = f"{enterprise}/p/a/l/poison/telemetry"
+    n = PHASE1 + 10  # past phase I, so that limit learning runs on them (the crash was there)
     attacks = {
-        "big": [1e308] * 50,
-        "alternating": [1e308 if i % 2 else -1e308 for i in range(50)],
-        "extreme": [1.79e308 if i % 2 else -1.79e308 for i in range(60)],
+        "big": [1e308] * n,
+        "alternating": [1e308 if i % 2 else -1e308 for i in range(n)],
+        "extreme": [1.79e308 if i % 2 else -1.79e308 for i in range(n)],
     }
     messages = [
         (topic, json.dumps({"batch": [{"ts": now + i, "values": {k: v}} for i, v in enumerate(vs)]}).encode())
@@ -221,7 +222,9 @@ def poison(ingest: Ingest, sender: Sender) -> dict[str, Any]:
     expected = dict(good)
     for k, vs in attacks.items():
         expected.update({(f"{topic}/{k}", now + i): v for i, v in enumerate(vs)})
-    return row("poison", len(messages), len(expected), expected, ingest, enterprise)
+    limits = ingest.query(lambda store: store.read_limits())
+    learned = {v.series.rsplit("/", 1)[1] for v in limits if v.series.startswith(topic)}
+    return row("poison", len(messages), len(expected), expected, ingest, enterprise, limits_learned=sorted(learned))
 
 
 def long_id(ingest: Ingest, sender: Sender) -> dict[str, Any]:

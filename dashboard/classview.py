@@ -61,6 +61,13 @@ def _connected(online: Mapping[str, bool] | None, namespace: str) -> str:
     return f"{sum(mine)}/{len(mine)} online"
 
 
+def plants_connected(online: Mapping[str, bool] | None, namespaces: Sequence[str]) -> int | None:
+    """How many of the namespaces have at least one machine online (None while the broker is unreachable)."""
+    if online is None:
+        return None
+    return sum(1 for ns in namespaces if any(up and machine.startswith(f"{ns}/") for machine, up in online.items()))
+
+
 def class_table(
     students: Sequence[Member],
     online: Mapping[str, bool] | None,
@@ -90,4 +97,4 @@ def class_table(
     return pd.DataFrame(rows)
 
 
-__all__ = ["class_table", "namespace_oee", "namespace_window", "own", "own_lines"]
+__all__ = ["class_table", "namespace_oee", "namespace_window", "own", "own_lines", "plants_connected"]

@@ -24,11 +24,10 @@ def overview() -> None:
         classdata.class_oee(window.since_ms, window.until_ms, namespaces) if window.until_ms > window.since_ms else {},
         classdata.progress(str(roster.folder)),
     )
-    connected = 0 if online is None else sum(1 for ns in namespaces if any(
-        up and m.startswith(f"{ns}/") for m, up in online.items()))  # fmt: skip
+    connected = classview.plants_connected(online, namespaces)
     left, middle, right = st.columns(3)
     left.metric("Students", len(students))
-    middle.metric("Plants connected", "—" if online is None else f"{connected}/{len(students)}")
+    middle.metric("Plants connected", "—" if connected is None else f"{connected}/{len(students)}")
     right.metric("Active alarms", int(table["active alarms"].sum()) if not table.empty else 0)
     st.dataframe(
         table,

@@ -41,9 +41,12 @@ class SlowWrites:
         self.armed = threading.Event()
         self.entered = threading.Event()
         self.closed_under_writer: list[str] = []
+        self.writers: list[threading.Thread] = []  # the threads that wrote to a watched store (not other tests')
         write, close = SqliteStorage.write_readings, SqliteStorage.close
 
         def slow_write(store: SqliteStorage, readings: Sequence[Reading]) -> int:
+            if any(store is w for w in self.watched):
+                self.writers.append(threading.current_thread())
             if self.armed.is_set():
                 self.entered.set()
                 time.sleep(SLOW_WRITE_S)
@@ -53,7 +56,7 @@ class SlowWrites:
             if not any(store is w for w in self.watched):
                 return close(store)
             me = threading.current_thread()
-            writers = [t for t in threading.enumerate() if t.name == "ingest-writer" and t.is_alive() and t is not me]
+            writers = [t for t in self.writers if t.is_alive() and t is not me]
             self.closed_under_writer += [t.name for t in writers]
             return close(store)
 

@@ -29,6 +29,7 @@ from smartfactory.edge.mqtt import Message, MqttClient
 from smartfactory.errors import BrokerError, ConfigError, WireError
 from smartfactory.settings import parse_mqtt_url
 from smartfactory.wire import (
+    HIERARCHY,
     SYSTEM_ROOT,
     CommandPayload,
     EventPayload,
@@ -89,8 +90,27 @@ class Plant:
             )
         if matching(self.offline):
             raise ConfigError(f"{ref!r} is offline: its simulator stopped; start it again with `smartfactory simulate`")
-        known = ", ".join(f"{p.line}/{p.machine}" for p in sorted(self.online, key=str))
+        known = ", ".join(self.label(p) for p in sorted(self.online, key=str))
+        levels = ref.strip("/").split("/")
+        if len(levels) == len(HIERARCHY) and "/".join(levels[:2]) not in self.sites():
+            # a full path under an enterprise/site this account sees no machine of: on a broker with per-account
+            # permissions (classroom mode) that is another namespace, whose births the broker never sends us
+            sees = known if len(self.sites()) > 1 else f"{self.sites()[0]}: {known}"
+            raise ConfigError(
+                f"{ref!r}: no machine under {'/'.join(levels[:2])} has announced itself to this account on {where} "
+                f"(it sees {sees}): that plant is not running, or the broker does not let this account read or "
+                "command it (in a class, a student sees and commands only their own namespace)"
+            )
         raise ConfigError(f"{ref!r} is not a machine of the running plant; it has: {known}")
+
+    def sites(self) -> list[str]:
+        """The enterprise/site prefixes of the machines online (one, unless the broker carries several plants)."""
+        return sorted({f"{p.enterprise}/{p.site}" for p in self.online})
+
+    def label(self, path: MachinePath) -> str:
+        """How output names a machine: line/name, or the whole path when several plants (a class's namespaces)
+        share the broker and line/name alone would not say whose machine it is."""
+        return str(path) if len(self.sites()) > 1 else f"{path.line}/{path.machine}"
 
 
 def read_plant(client: MqttClient, timeout: float) -> Plant:
@@ -203,10 +223,11 @@ def _params_text(params: Mapping[str, float | str]) -> str:
     )
 
 
-def report(path: MachinePath, answers: list[EventPayload]) -> str:
-    """What the simulator did, one line per event; `ClickException` when it rejected the command."""
+def report(path: MachinePath, answers: list[EventPayload], name: str | None = None) -> str:
+    """What the simulator did, one line per event (the machine called `name`, default line/name);
+    `ClickException` when it rejected the command."""
     rejected = [e for e in answers if e.kind == "rejected"]
-    name = f"{path.line}/{path.machine}"
+    name = name or f"{path.line}/{path.machine}"
     if rejected:
         event = rejected[0]
         reason = event.params.get("reason", "no reason given")
@@ -281,7 +302,7 @@ def inject(
         client.publish(path.topic(MessageClass.CMD), command.to_bytes(), qos=1)
         if not answers.first.wait(timeout):
             raise click.ClickException(
-                f"no answer from the simulator of {path.line}/{path.machine} within {timeout:g} s on "
+                f"no answer from the simulator of {plant.label(path)} within {timeout:g} s on "
                 f"{path.topic(MessageClass.EVENT)}: is its `smartfactory simulate` still running and connected to "
                 f"{address.url()}? (the command was sent: a simulator that comes back may still apply it)"
             )
@@ -291,4 +312,4 @@ def inject(
                 answers.first.clear()
     finally:
         client.close()
-    click.echo(report(path, answers.taken()))
+    click.echo(report(path, answers.taken(), plant.label(path)))
