@@ -442,12 +442,12 @@ class IngestService:
         do; signals past a cap are left out of the monitor and counted (`contained.signals_over_cap`). The birth
         itself is stored whole."""
         admit = self.decoder.caps.admit
-        refused = [name for name in info.signals if admit(f"{machine}/telemetry/{name}", machine) is not None]
+        refused = {name for name in info.signals if admit(f"{machine}/telemetry/{name}", machine) is not None}
         if not refused:
             return info
         self.counters.contained["signals_over_cap"] += len(refused)
         log.warning("%s declares %d signals past the series caps: not monitored", machine, len(refused))
-        kept = {name: signal for name, signal in info.signals.items() if name not in set(refused)}
+        kept = {name: signal for name, signal in info.signals.items() if name not in refused}
         return info.model_copy(update={"signals": kept})
 
     def _observe_readings(self, batch: Batch) -> None:
