@@ -91,3 +91,14 @@ def test_final_failures_are_not_retried() -> None:
     with pytest.raises(ValueError, match="401"):
         call_with_retries(rejected, RetryPolicy(retries=3), lambda _: None)
     assert len(attempts) == 1
+
+
+def test_jitter_leaves_the_global_random_state_alone() -> None:
+    # A reconnecting client's paho thread draws jitter while other code runs; with the global generator it moved
+    # a seeded caller's sequence (and Hypothesis reported "do not use the random module inside strategies").
+    random.seed(1234)
+    before = random.getstate()
+    pauses = RetryPolicy(initial=1.0, max=30.0, jitter=0.5, retries=None).backoff()
+    drawn = [pauses.next() for _ in range(5)]
+    assert random.getstate() == before
+    assert drawn != [1.0, 2.0, 4.0, 8.0, 16.0]  # jitter was drawn: the pauses are not the policy's plain ones

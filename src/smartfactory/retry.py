@@ -29,6 +29,10 @@ T = TypeVar("T")
 Random = Callable[[], float]
 """A source of uniform numbers in [0, 1), such as `random.Random(seed).random`."""
 
+_jitter = random.Random().random
+"""Jitter's own generator: a retry in a background thread (a reconnecting MQTT client, say) must not move the
+global `random` state under a caller who seeded it (a student's notebook, a Hypothesis test)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -50,7 +54,7 @@ class RetryPolicy:
         if self.retries is not None and self.retries < 0:
             raise ValueError(f"retries must be ≥ 0, got {self.retries}")
 
-    def delay(self, attempt: int, retry_after: float | None = None, rng: Random = random.random) -> float:
+    def delay(self, attempt: int, retry_after: float | None = None, rng: Random = _jitter) -> float:
         """Pause before retry number `attempt` (1-based); a server's `retry_after` lengthens it (up to `max`)."""
         try:
             backoff = min(self.max, self.initial * self.factor ** max(0, attempt - 1))
@@ -62,7 +66,7 @@ class RetryPolicy:
             return min(self.max, max(backoff, float(retry_after)))
         return backoff
 
-    def backoff(self, rng: Random = random.random) -> Backoff:
+    def backoff(self, rng: Random = _jitter) -> Backoff:
         """A fresh sequence of pauses under this policy."""
         return Backoff(self, rng)
 
@@ -72,7 +76,7 @@ class Backoff:
 
     __slots__ = ("_rng", "attempt", "policy")
 
-    def __init__(self, policy: RetryPolicy, rng: Random = random.random) -> None:
+    def __init__(self, policy: RetryPolicy, rng: Random = _jitter) -> None:
         self.policy = policy
         self.attempt = 0
         self._rng = rng
@@ -95,7 +99,7 @@ def call_with_retries(
     policy: RetryPolicy,
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[int, TransientError, float], None] | None = None,
-    rng: Random = random.random,
+    rng: Random = _jitter,
 ) -> T:
     """Run `operation`; on `TransientError` pause and try again up to `policy.retries` times, then re-raise.
 
