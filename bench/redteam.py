@@ -280,8 +280,8 @@ def big_payload(ingest: Ingest, sender: Sender) -> dict[str, Any]:
     return row(
         "big-payload", len(sizes_mb), len(good), good, ingest, enterprise,
         payload_mb=list(sizes_mb), refused_by_broker=refused, seconds_to_next_reading_stored=held,
-        note="the broker refuses packets over 2 MiB + 64 KiB (max_packet_size) and sends ingestion none over "
-        "max_payload_bytes + 64 KiB (its MQTT 5 Maximum Packet Size)",
+        note="the broker refuses packets over 1 MiB + 64 KiB (max_packet_size), the MQTT 5 Maximum Packet Size "
+        "ingestion announces (max_payload_bytes + 64 KiB)",
     )  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from smartfactory.classroom.namespace import Namespace, relocate
+from smartfactory.edge.broker import packet_limit
 from smartfactory.edge.mqtt import MqttClient, ProtocolVersion, Will
 from smartfactory.errors import BrokerError, ConfigError
 from smartfactory.ingest.monitor import MonitorStage, load_limits_file, watch_patterns
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DASHBOARD_APP = PROJECT_ROOT / "dashboard" / "app.py"
-#: Bytes of an MQTT packet beyond its payload that ingestion accepts (header, topic, properties), and the margin
-#: within which an oversize payload is still received so that it is dead-lettered (`too_large`) rather than
-#: dropped unseen by the broker (MQTT 5 Maximum Packet Size: the broker never sends anything bigger).
-PACKET_OVERHEAD = 64 * 1024
 
 
 @dataclass
@@ -143,7 +140,7 @@ def start_ingest(settings: Settings) -> RunningIngest:
             will=will,
             fast_read=settings.mqtt.fast_reader,
             # a payload just over the limit still arrives (and is dead-lettered); much bigger ones are never sent
-            max_packet_size=ingest.max_payload_bytes + PACKET_OVERHEAD,
+            max_packet_size=packet_limit(ingest.max_payload_bytes),
         )
         service = IngestService(
             client,

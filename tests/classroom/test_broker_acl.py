@@ -142,7 +142,7 @@ def test_ingestion_reads_every_namespace_and_the_dashboard_only_births(
 
 
 def test_an_oversize_packet_is_refused_and_ordinary_ones_pass(class_broker: ClassBroker, class_dir: ClassDir) -> None:
-    """The class broker refuses a packet over its max_packet_size (2 MiB + 64 KiB) before reading it: the sender
+    """The class broker refuses a packet over its max_packet_size (1 MiB + 64 KiB) before reading it: the sender
     is disconnected and nobody receives it; the lecturer still gets an ordinary message after it."""
     topic = f"lab/student-01/area/line/m/telemetry/{uuid.uuid4().hex[:6]}"
     with connected(class_broker, class_dir, LECTURER, "lab/#") as (_, lecturer):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from smartfactory.edge.broker import RunningBroker
-from smartfactory.services import PACKET_OVERHEAD, start_ingest
+from smartfactory.edge.broker import PACKET_OVERHEAD, RunningBroker
+from smartfactory.services import start_ingest
 from smartfactory.settings import BrokerAddress
 from smartfactory.storage.sqlite import SqliteStorage
 from tests.ingest.conftest import Publisher, ingest_settings, needs_mosquitto, send_barrier, wait_until

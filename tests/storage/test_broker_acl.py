@@ -201,7 +201,7 @@ def test_who_may_publish_and_read_what(broker: Broker) -> None:
 
 
 def test_an_oversize_packet_is_refused_before_it_is_read(broker: Broker, tmp_path: Path) -> None:
-    """mosquitto's own limit is the protocol's 256 MiB; the compose config refuses packets over 2 MiB + 64 KiB:
+    """mosquitto's own limit is the protocol's 256 MiB; the compose config refuses packets over 1 MiB + 64 KiB:
     the sender is disconnected and nobody receives the message (issue 13: one 100 MB payload blinded ingestion)."""
     ingest = ("ingest", PASSWORDS["MQTT_INGEST_PASSWORD"])
     sim = ("simulator", PASSWORDS["MQTT_SIM_PASSWORD"])

@@ -75,7 +75,7 @@ def broker_config(port: int, host: str, broker_dir: Path, session_port: int) -> 
             "max_queued_messages 0",
             "max_queued_bytes 0",
             "max_inflight_messages 0",
-            # as every generated broker: a packet over 2 MiB + 64 KiB is refused once its length header arrives
+            # as every generated broker: a packet over 1 MiB + 64 KiB is refused once its length header arrives
             # (mosquitto's own limit is 256 MiB; one 100 MB payload kept ingestion busy for 25 s, issue 13)
             f"max_packet_size {MAX_PACKET_SIZE}",
             f"log_dest file {root / 'mosquitto.log'}",

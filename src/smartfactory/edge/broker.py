@@ -110,17 +110,23 @@ def exposure_warning(address: BrokerAddress) -> str | None:
 #: (measured in bench/ingest_broker_durability.py; see docs/ingestion.md).
 Durability = Literal["interval", "every_change"]
 
+#: Bytes of an MQTT packet beyond its payload (header, topic, properties) that a packet limit allows for, and the
+#: margin within which an oversize payload still reaches ingestion, to be dead-lettered (`too_large`).
+PACKET_OVERHEAD = 64 * 1024
+
 #: Largest MQTT packet the generated broker accepts (mosquitto 2 `max_packet_size`; its own default is the protocol's
-#: 256 MiB): twice ingestion's default `max_payload_bytes` (1 MiB) plus 64 KiB, as in deploy/mosquitto/mosquitto.conf.
-#: A bigger packet is refused as soon as its length header arrives (the sender is disconnected, nobody receives it).
-#: Ingestion itself announces an MQTT 5 Maximum Packet Size of max_payload_bytes + 64 KiB, so the broker drops
-#: messages between the two for it, and a payload just over max_payload_bytes still arrives to be dead-lettered.
-MAX_PACKET_SIZE = 2 * 1_048_576 + 64 * 1024
+#: 256 MiB): ingestion's default `max_payload_bytes` (1 MiB) plus 64 KiB, as in deploy/mosquitto/mosquitto.conf, and
+#: the same figure ingestion announces as its MQTT 5 Maximum Packet Size. A bigger packet is refused as soon as its
+#: length header arrives (the sender is disconnected and knows it; nobody receives it); a smaller one reaches
+#: ingestion, which dead-letters it if it is over `max_payload_bytes`. With the two limits equal there is no size the
+#: broker accepts from a publisher and then silently withholds from ingestion (MQTT 5 §3.1.2.11.4: a server drops,
+#: unannounced, a message bigger than its receiver's Maximum Packet Size).
+MAX_PACKET_SIZE = 1_048_576 + PACKET_OVERHEAD
 
 
 def packet_limit(max_payload_bytes: int) -> int:
-    """The broker's `max_packet_size` for ingestion's `max_payload_bytes`: twice it, plus 64 KiB."""
-    return 2 * max_payload_bytes + 64 * 1024
+    """The broker's `max_packet_size` for ingestion's `max_payload_bytes`: the packet ingestion itself accepts."""
+    return max_payload_bytes + PACKET_OVERHEAD
 
 
 #: Every client id sent to a broker with accounts begins with this (mosquitto `clientid_prefixes`); the broker names
@@ -340,6 +346,7 @@ __all__ = [
     "CLIENT_ID_PREFIX",
     "LOOPBACK",
     "MAX_PACKET_SIZE",
+    "PACKET_OVERHEAD",
     "Accounts",
     "AmqttThread",
     "BrokerKind",
