@@ -9,6 +9,7 @@ an `MQTTMessage` with a `threading.Condition` per message, two locks and a topic
 `FastReadClient` keeps paho for everything (connect, subscribe, keepalive, reconnect, publish, QoS 2) but reads up
 to 256 KiB per recv() and parses every complete QoS 0/1 PUBLISH frame in it straight into a `Message`; any other
 packet is handed to paho's own handler unchanged. `queue_pubacks` sends a batch of PUBACKs in one socket write.
+A packet bigger than one read is appended in place until it is whole (linear in its size: `bench/fastread_big.py`).
 It only pays off for many small messages: grouped telemetry (many readings per message) is limited by decoding
 and storage, not by the packet reader (bench/ingest_rate.py --reader paho fast measures both in one run).
 
@@ -72,14 +73,15 @@ class FastReadClient(paho.Client):
         super().__init__(CallbackAPIVersion.VERSION2, **kwargs)
         self._sf_deliver = deliver
         self._sf_session = session
-        self._sf_buffer = b""
+        self._sf_buffer = bytearray()  # the unparsed tail of the stream: at most one incomplete packet
+        self._sf_need = 0  # bytes that incomplete packet needs in all, once its length header is known
         self._sf_sock: object = None
         self._sf_v5 = kwargs.get("protocol") == paho.MQTTv5
 
     def _packet_read(self) -> MQTTErrorCode:
         if self._sock is not self._sf_sock:  # a new connection: leftovers of the old one mean nothing
             self._sf_sock = self._sock
-            self._sf_buffer = b""
+            self._sf_buffer, self._sf_need = bytearray(), 0
         try:
             chunk = self._sock_recv(_READ_SIZE)
         except BlockingIOError:
@@ -91,7 +93,13 @@ class FastReadClient(paho.Client):
             return MQTTErrorCode.MQTT_ERR_CONN_LOST
         with self._msgtime_mutex:
             self._last_bytes_received = time.monotonic()
-        data = self._sf_buffer + chunk if self._sf_buffer else chunk
+        if self._sf_need > len(self._sf_buffer) + len(chunk):
+            # A big packet still arriving: append in place (amortised linear) and parse nothing until it is whole;
+            # rebuilding the buffer at every recv made a 100 MB packet cost 25 s (issue 13).
+            self._sf_buffer += chunk
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        data = bytes(self._sf_buffer) + chunk if self._sf_buffer else chunk
+        self._sf_need = 0
         size = len(data)
         pos = 0
         received_at = time.time()
@@ -114,7 +122,8 @@ class FastReadClient(paho.Client):
                 break  # the fixed header is still incomplete
             end = index + length
             if end > size:
-                break  # body incomplete
+                self._sf_need = end - pos  # body incomplete: wait for all of it before parsing again
+                break
             qos = (command >> 1) & 3
             if command & 0xF0 == _PUBLISH and qos < 2:
                 try:
@@ -126,9 +135,9 @@ class FastReadClient(paho.Client):
                 session = self._sf_session()  # a CONNACK in this chunk starts a new session
             pos = end
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                self._sf_buffer = b""
+                self._sf_buffer, self._sf_need = bytearray(), 0
                 return rc
-        self._sf_buffer = data[pos:]
+        self._sf_buffer = bytearray(data[pos:])
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _sf_publish(
