@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import alarmview, data
+from dashboard import alarmview, classgate, data
 from smartfactory.errors import BrokerError
 from smartfactory.model import Alarm
 from smartfactory.query.detection import Span, detection_report
@@ -70,7 +70,12 @@ def active_alarms() -> None:
         st.caption("Every active alarm is acknowledged; each clears once its series is back in control.")
         return
     st.subheader(f"Acknowledge ({len(waiting)} waiting)", anchor=False)
-    by = st.text_input("Acknowledged by", value="dashboard", max_chars=100, key="ack_by") or "dashboard"
+    signed_in = classgate.member() if classgate.enabled() else None
+    if signed_in is not None:  # classroom mode: the acknowledgement carries who signed in, not a typed name
+        by = signed_in.username
+        st.caption(f"Acknowledged as **{by}** (signed in).")
+    else:
+        by = st.text_input("Acknowledged by", value="dashboard", max_chars=100, key="ack_by") or "dashboard"
     if len(waiting) > 1 and st.button(f"Acknowledge all {len(waiting)}", key="ack_all"):
         acknowledge(waiting, by)
     for alarm in waiting[:MAX_ACK_ROWS]:

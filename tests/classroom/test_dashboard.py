@@ -145,3 +145,16 @@ def test_the_lecturer_gets_the_class_overview(classroom: ClassDir) -> None:
     assert not app.exception, [e.message for e in app.exception]
     assert "41.5" in page_text(app)
     assert "97.25" in page_text(app)
+
+
+def test_the_lecturer_acknowledges_under_their_own_name(classroom: ClassDir) -> None:
+    """In classroom mode an acknowledgement carries who signed in; there is no name field to type another into."""
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    sign_in(app, "lecturer", classroom.accounts()["lecturer"].password)
+    app.switch_page("app_pages/alarms.py")
+    app.run()
+    assert not app.exception, [e.message for e in app.exception]
+    assert "ack|b1" in [b.key for b in app.button]  # student-02's alarm waits for an acknowledgement
+    assert "ack_by" not in [t.key for t in app.text_input]
+    assert "Acknowledged as **lecturer** (signed in)." in [c.value for c in app.caption]
