@@ -1,8 +1,33 @@
 #!/bin/sh
-# Entrypoint of the smartfactory image: refuse placeholder secrets and group workers without an id of their own,
-# then run `smartfactory <command>`.
+# Entrypoint of the smartfactory image: read the InfluxDB token from INFLUX_TOKEN_FILE, refuse placeholder secrets
+# and group workers without an id of their own, then run `smartfactory <command>`.
 set -eu
 . "$(dirname "$0")/check-secrets.sh"
+
+# INFLUX_TOKEN_FILE (docker-secrets style): the file holding this service's InfluxDB token, which the compose
+# service influx-tokens writes. It becomes SMARTFACTORY_INFLUX_TOKEN for this process and its children only. The
+# name has no SMARTFACTORY_ prefix because smartfactory refuses variables with its prefix that it does not know
+# (the healthcheck, run without this entrypoint, sees the environment too). Setting both is refused: which one
+# was meant would be a guess.
+if [ -n "${INFLUX_TOKEN_FILE:-}" ]; then
+    if [ -n "${SMARTFACTORY_INFLUX_TOKEN:-}" ]; then
+        echo "refusing to start: both INFLUX_TOKEN_FILE and SMARTFACTORY_INFLUX_TOKEN are set; to use a token of" \
+            "your own, set INFLUX_TOKEN_FILE to \"\" (docs/deployment.md)" >&2
+        exit 78
+    fi
+    if [ ! -r "$INFLUX_TOKEN_FILE" ]; then
+        echo "refusing to start: cannot read the InfluxDB token file $INFLUX_TOKEN_FILE (INFLUX_TOKEN_FILE);" \
+            "the influx-tokens service writes it: docker compose logs influx-tokens" >&2
+        exit 78
+    fi
+    SMARTFACTORY_INFLUX_TOKEN="$(cat "$INFLUX_TOKEN_FILE")"
+    if [ -z "$SMARTFACTORY_INFLUX_TOKEN" ]; then
+        echo "refusing to start: the InfluxDB token file $INFLUX_TOKEN_FILE (INFLUX_TOKEN_FILE) is empty;" \
+            "see docker compose logs influx-tokens" >&2
+        exit 78
+    fi
+    export SMARTFACTORY_INFLUX_TOKEN
+fi
 required="MQTT_PASSWORD"
 case "${SMARTFACTORY_STORE:-}" in
     influxdb*) required="$required SMARTFACTORY_INFLUX_TOKEN" ;;
