@@ -589,15 +589,20 @@ class IngestService:
 
     def _publish_side_effects(self, batch: Batch) -> None:
         for letter in batch.deadletters:
-            body = DeadLetterPayload(
-                reason=letter.reason,
-                detail=letter.detail,
-                topic=letter.topic,
-                received_ms=letter.received_ms,
-                payload_size=letter.payload_size,
-                payload=letter.payload[: DeadLetterPayload.MAX_PAYLOAD_CHARS].decode("utf-8", "replace"),
-            )
-            self._publish(f"{DEADLETTER_PREFIX}/{letter.reason}", body.to_bytes(), qos=0, retain=False)
+            try:
+                body = DeadLetterPayload(
+                    reason=letter.reason,
+                    detail=letter.detail,
+                    topic=letter.topic,
+                    received_ms=letter.received_ms,
+                    payload_size=letter.payload_size,
+                    payload=letter.payload[: DeadLetterPayload.MAX_PAYLOAD_CHARS].decode("utf-8", "replace"),
+                ).to_bytes()
+            except Exception as exc:  # the letter is stored; only its live message is missed (not the others')
+                self.counters.contained["publish_error"] += 1
+                self._warn("deadletter", f"could not build the dead-letter message of {letter.topic[:200]!r}: {exc!r}")
+                continue
+            self._publish(f"{DEADLETTER_PREFIX}/{letter.reason}", body, qos=0, retain=False)
         for alarm in batch.alarms:
             self.counters.alarms += int(alarm.active)
             try:
