@@ -129,6 +129,9 @@ class HostState:
     def _announce(self) -> None:
         session = self.client.session
         self.client.publish(self.topic, state_payload(True, self.timestamp_ms), qos=1, retain=True, timeout=5.0)
+        # until the broker acknowledges it, an edge node subscribing now would not find the retained STATE
+        if not self.client.wait_published(5.0):
+            log.warning("the broker has not acknowledged the Sparkplug STATE online within 5 s")
         self._announced = session
 
     def _watch(self) -> None:
