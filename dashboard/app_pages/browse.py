@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import csvexport, data, numbers, timewin
+from dashboard.seriespick import pick_series
 from smartfactory.query.series import series_label
 
 st.title("Data")
@@ -21,7 +22,9 @@ if not infos:
     st.stop()
 
 by_name = {s.series: s for s in infos}
-series = st.selectbox("Series", list(by_name), format_func=series_label, key="data_series", bind="query-params")
+picked = pick_series(list(by_name), key="data_series", format_func=series_label, bind_query_params=True)
+assert picked is not None  # there are series
+series = picked
 unit = by_name[series].unit
 window = data.window()
 a, b = st.columns(2)

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import alarmview, classdata, classgate, classview, data, tiles, timewin
+from dashboard.seriespick import pick_series
 from smartfactory.query.series import sensor_of, short, split_series
 
 me = classgate.require("student")
@@ -54,7 +55,7 @@ def trend() -> None:
         return
     st.header("Trend", divider="gray", anchor=False)
     labels = {s: f"{short(split_series(s).machine)} / {sensor_of(s)}" for s in series}
-    chosen = st.selectbox("Series", series, format_func=labels.__getitem__, key="my_plant_series")
+    chosen = pick_series(series, format_func=labels.__getitem__, key="my_plant_series")
     if chosen is None or window.until_ms <= window.since_ms:
         return
     frame, aggregated = data.trend(chosen, window.since_ms, window.until_ms)

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts, data, numbers, sidebar, spcview
+from dashboard.seriespick import pick_series
 from dashboard.spcview import SOURCE_PARTS, SOURCE_SERIES, Samples
 from smartfactory import spc
 from smartfactory.model import LimitsVersion
@@ -85,13 +86,14 @@ if source == SOURCE_SERIES:
     if from_url is not None:
         st.session_state["series"] = from_url
     characteristics = [n for n in names if (sig := plant.signal_for_series(n)) is not None and sig.kind == "quality"]
-    series = st.selectbox(
-        "Series",
+    series = pick_series(
         names,
-        index=0 if from_url is not None else spcview.default_series(names, [a.series for a in active], characteristics),
+        default=None
+        if from_url is not None
+        else names[spcview.default_series(names, [a.series for a in active], characteristics)],
         format_func=series_label,
         key="series",
-        bind="query-params",
+        bind_query_params=True,
         help="Part characteristics (one value per part) come first: the lecture starts at the product.",
     )
     assert series is not None
