@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,12 +22,24 @@ from tests.ingest.conftest import Listener, Publisher, ingest_settings, needs_mo
 pytestmark = [pytest.mark.integration, needs_mosquitto]
 
 
-def status(broker: RunningBroker, *args: str, client_id: str | None = None) -> subprocess.CompletedProcess[str]:
+def status(
+    broker: RunningBroker, *args: str, client_id: str | None = None, wait: float = 1.0
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTFACTORY_")}
     if client_id is not None:
         env["SMARTFACTORY_INGEST__CLIENT_ID"] = client_id
+    command = [
+        sys.executable,
+        "-m",
+        "smartfactory",
+        "status",
+        "--mqtt-url",
+        broker.address.url(),
+        "--wait",
+        f"{wait:g}",
+    ]
     return subprocess.run(
-        [sys.executable, "-m", "smartfactory", "status", "--mqtt-url", broker.address.url(), "--wait", "1", *args],
+        [*command, *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -130,19 +143,36 @@ def test_status_exits_1_unless_a_fresh_ok_or_spooling_report_of_the_worker_exist
     for name, body in reports.items():
         publisher.client.publish(f"_sf/health/{name}", json.dumps(body).encode(), qos=1, retain=True)
     assert publisher.client.wait_published(10)
-    codes = {name: status(broker, "--worker", name).returncode for name in reports}
+    calls: dict[str, tuple[tuple[str, ...], str | None]] = {
+        **{name: (("--worker", name), None) for name in reports},
+        "nobody": (("--worker", f"{enterprise}-nobody"), None),
+        # the compose healthcheck: `--own` checks the worker this configuration runs as
+        "own ok": (("--own",), f"{enterprise}-ok"),
+        "own lost": (("--own",), f"{enterprise}-lost"),
+        "any": ((), None),  # any worker: the fresh ok one
+    }
+    # Independent processes reading the same retained reports: run side by side, each one's start-up (imports)
+    # and listening overlap instead of adding up.
+    with ThreadPoolExecutor(len(calls)) as pool:
+        futures = {
+            key: pool.submit(status, broker, *args, client_id=who, wait=2.0) for key, (args, who) in calls.items()
+        }
+        results = {key: future.result() for key, future in futures.items()}
+    for key, result in results.items():  # each saw every report: an exit 1 is their verdict, not silence
+        rows = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+        assert set(reports) <= rows, (key, result.stdout, result.stderr)
+    codes = {key: result.returncode for key, result in results.items()}
     assert codes == {
         f"{enterprise}-ok": 0,
         f"{enterprise}-spooling": 0,
         f"{enterprise}-stale": 1,
         f"{enterprise}-lost": 1,
         f"{enterprise}-stopped": 1,
+        "nobody": 1,
+        "own ok": 0,
+        "own lost": 1,
+        "any": 0,
     }
-    assert status(broker, "--worker", f"{enterprise}-nobody").returncode == 1
-    # the compose healthcheck: `--own` checks the worker this configuration runs as
-    assert status(broker, "--own", client_id=f"{enterprise}-ok").returncode == 0
-    assert status(broker, "--own", client_id=f"{enterprise}-lost").returncode == 1
-    assert status(broker).returncode == 0  # any worker: the fresh ok one
     for name in reports:
         publisher.client.publish(f"_sf/health/{name}", b"", qos=1, retain=True)
     assert publisher.client.wait_published(10)

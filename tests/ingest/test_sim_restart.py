@@ -45,7 +45,7 @@ def simulate(address_url: str, folder: Path) -> subprocess.Popen[str]:
     env["SMARTFACTORY_DATA_DIR"] = str(folder)
     return subprocess.Popen(
         [sys.executable, "-m", "smartfactory", "simulate", "--mqtt-url", address_url, "--speed", "30",
-         "--duration", "12m", "--seed", "7"],
+         "--duration", "6m", "--seed", "7"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
 
@@ -63,11 +63,15 @@ def test_a_broker_killed_during_simulate_loses_no_reading(interval_broker: Broke
         watcher.client.abort()
         interval_broker.kill()
         interval_broker.restart()
+        after = Listener(interval_broker.address, "acme/#")
         out, _ = sim.communicate(timeout=180)
     finally:
         if sim.poll() is None:
             sim.kill()
     assert sim.returncode == 0, out
+    # the crash fell inside the run: the simulator came back and published on the restarted broker
+    assert wait_until(lambda: any("/telemetry" in m.topic for m in after.messages), timeout=10), out
+    after.close()
     found = re.search(r"published (\d+) telemetry messages \((\d+) readings\)", out)
     assert found, out
     published = int(found.group(2))

@@ -41,6 +41,10 @@ def test_reduced_run_prints_the_scorecard() -> None:
             "in-control,sudden-shift",
             "--trap-streams",
             "2",
+            # one process: its detector designs (seconds of CPU each, cached per process) and its imports are paid
+            # once, not again in each of two spawned workers; the runs are seeded, so the scorecard is the same
+            "--workers",
+            "1",
         ],
         capture_output=True,
         text=True,
