@@ -7,11 +7,12 @@ runs the SPC monitor, writes, and then acknowledges the batch's QoS 1 messages i
 write. A message is acknowledged only once its records (or its dead letter) are in the store or fsync'd in the
 spool, so a crash at any point means redelivery, never loss; the store's keys turn redelivery into no change.
 
-When the store is unavailable (`StoreUnavailable`: InfluxDB down, disk full) batches go to the local spool and are
-acknowledged once on disk; while the spool holds anything every new batch is appended behind it, so the store
-receives everything in arrival order. The writer probes the store with back-off (`STORE_RETRY`: 0.1 s doubling
-to 5 s) and replays the spool in slices of `_REPLAY_SLICE_S` between batches. A spool left by a previous run is
-replayed at start. A health thread publishes the counters every `health_interval` seconds on `_sf/health/{worker}`.
+When the store is unavailable (`StoreUnavailable`: InfluxDB down, disk full, a SQLite file another process keeps
+locked past the store's lock wait of 1 s) batches go to the local spool and are acknowledged once on disk; while
+the spool holds anything every new batch is appended behind it, so the store receives everything in arrival
+order. The writer probes the store with back-off (`STORE_RETRY`: 0.1 s doubling to 5 s) and replays the spool in
+slices of `_REPLAY_SLICE_S` between batches. A spool left by a previous run is replayed at start. A health thread
+publishes the counters every `health_interval` seconds on `_sf/health/{worker}`.
 
 Stopping: `stop(timeout)` refuses new messages and lets the writer write and acknowledge what it took. A writer still
 busy when the time is up (a slow or locked store) is abandoned, not interrupted: it finishes the write it is in,

@@ -14,6 +14,15 @@ Durability: `?synchronous=normal` (the default) or `?synchronous=full` in the UR
 With NORMAL in WAL mode a commit survives the process being killed (kill -9, OOM) but not a power cut or kernel
 crash: the WAL is synced only at checkpoints. FULL syncs the WAL at every commit; ingestion commits once per batch
 (group commit), so the cost is one fsync per batch (measured in bench/sqlite_sync.py).
+
+Locks: once open, a statement waits at most `LOCK_WAIT_S` (1 s) for a lock another connection holds (SQLite's busy
+timeout), then fails; a write that fails so raises `StoreUnavailable`, which ingestion answers by spooling and
+probing with back-off. WAL lets readers (the dashboard, `sqlite3 file ".backup copy.db"`) read beside a writer,
+even beside another process's `BEGIN EXCLUSIVE`; only writers wait for one another. Ingestion's own transactions
+last milliseconds, so 1 s is ample for two writers taking turns and short enough that a lock held for longer
+(a script with a transaction left open, an `sqlite3` shell in `BEGIN EXCLUSIVE`) no longer stalls ingestion's
+writer for the 10 s of Python's default at every attempt (issue 13). Opening the file may still wait `timeout`
+(10 s): a migration of an old file needs the write lock once.
 """
 
 from __future__ import annotations
@@ -53,10 +62,13 @@ from smartfactory.storage.frames import (
 from smartfactory.storage.sqlite_schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from smartfactory.wire import MachineInfo, parse_series
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqliteStorage", "path_from_url"]
+__all__ = ["LOCK_WAIT_S", "MIGRATIONS", "SCHEMA_VERSION", "SqliteStorage", "path_from_url"]
 
 
 SYNCHRONOUS = ("normal", "full")
+#: Seconds a statement of an open store waits for another connection's lock before it fails (a write: with
+#: `StoreUnavailable`). See "Locks" above.
+LOCK_WAIT_S = 1.0
 
 
 def path_from_url(url: str) -> Path:
@@ -93,8 +105,14 @@ class SqliteStorage:
     reports_conflicts = True
     PRUNE_EVERY_S = 600.0
 
-    def __init__(self, url: str, *, timeout: float = 10.0, retention_days: float | None = None) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, lock_wait: float = LOCK_WAIT_S, retention_days: float | None = None
+    ) -> None:
+        """`timeout`: how long opening (a migration) waits for a lock; `lock_wait`: how long every later statement
+        waits (`LOCK_WAIT_S`), after which a write raises `StoreUnavailable`."""
         self.url = url
+        if lock_wait < 0:
+            raise StoreError(f"a lock wait of {lock_wait} s makes no sense: give 0 or more seconds")
         if retention_days is not None and retention_days <= 0:
             raise StoreError(f"retention of {retention_days} days makes no sense: give a positive number or none")
         self.retention_ms = None if retention_days is None else int(retention_days * 86_400_000)
@@ -110,6 +128,7 @@ class SqliteStorage:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
             migrate(db, self.path)
+            db.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
         except (sqlite3.Error, OSError, StoreError) as exc:
             if db is not None:
                 db.close()
