@@ -24,7 +24,9 @@ System topics live under `_sf/` and are never taken for machine data: `_sf/deadl
 Topics, machine paths and series ids are parsed here and nowhere else: `Topic.parse`, `MachinePath.parse`
 (`.line_id` is the line's id, `area/line`), `parse_series` (a `SeriesId`). Every payload encodes itself with
 `to_bytes()` and decodes with `Model.from_bytes()`; the hot encoders (`reading_json`, `telemetry_json`) are built
-without pydantic and tested byte for byte against it. The birth (`StatusPayload.info`) carries the machine's facts
+without pydantic and tested byte for byte against it. JSON naming one key twice in an object is refused however a
+model's JSON is validated (`from_bytes`, `model_validate_json`, the model's `__pydantic_validator__`): see
+`_UniqueKeys`. The birth (`StatusPayload.info`) carries the machine's facts
 (`MachineInfo`, `SignalInfo`), which ingestion stores for every reader.
 
 Timestamps are ISO-8601 with a zone (`2026-11-22T10:00:00.123Z`) or integer epoch milliseconds. They are kept
@@ -39,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,8 +55,10 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from smartfactory.durations import parse_duration
 from smartfactory.errors import ConfigError, WireError
@@ -317,6 +322,10 @@ EpochMs = Annotated[int, PlainValidator(parse_ts, json_schema_input_type=int | s
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("value must be a finite number (no NaN or Infinity)")
+    if value == 0.0:
+        # -0.0 reads as 0.0: a minus zero measures nothing a zero does not, and the stores disagree on it (SQLite
+        # keeps 0.0, InfluxDB's line protocol -0.0), so the one value both store is decided here.
+        return 0.0
     return value
 
 
@@ -327,6 +336,124 @@ Unit = Annotated[str, Field(max_length=32)]
 Count = Annotated[int, Field(strict=True, ge=0)]
 
 
+# --------------------------------------------------------------------------------------------- duplicate keys
+
+JsonText = str | bytes | bytearray
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads`'s `object_pairs_hook`: the object as a dict, or `_DuplicateKey` when a key repeats."""
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return body
+
+
+def find_duplicate_key(data: JsonText) -> str | None:
+    """The first key some object of the JSON text `data` names twice, or None when every object's keys are
+    unique (also when `data` is not JSON: that is for the parser to say). Parses the whole text again."""
+    try:
+        json.loads(data, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as dup:
+        return dup.key
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return None
+
+
+#: A key's end written with blanks before its colon (`"value" :`): never in what json.dumps or pydantic write.
+_SPACED_KEY_END = re.compile(rb'"[ \t\n\r]+:')
+_SPACED_KEY_END_TEXT = re.compile(r'"[ \t\n\r]+:')
+
+
+def _duplicate_key_error(title: str, key: str, data: JsonText) -> ValidationError:
+    shown = key if len(key) <= MAX_LEVEL_LENGTH else key[:MAX_LEVEL_LENGTH] + "…"
+    # Type `json_invalid`, as for a syntax error: callers (ingestion's decoder) then reject the message as a whole
+    # instead of re-reading it with a parser that keeps the last of the two values.
+    error = PydanticCustomError("json_invalid", "duplicate key {key}", {"key": json.dumps(shown, ensure_ascii=False)})
+    return ValidationError.from_exception_data(title, [{"type": error, "loc": (), "input": data}], input_type="json")
+
+
+class _UniqueKeys:
+    """A payload model's validator that refuses JSON naming one key twice in an object.
+
+    JSON parsers keep the last of two equal keys (pydantic's and Python's alike), so `{"value": 1, "value": 99}`
+    would read as 99 without a word. Every `_Part` model's `__pydantic_validator__` is one of these: the wrapped
+    pydantic-core validator does the work, and `validate_json` checks its result against the text:
+
+    - every member (`"key": value`) of every object has a colon of its own, so a text has at least as many colons
+      as members; when it has exactly as many as the validated model has members (`_json_members`, which counts
+      a repeated key once), no key was repeated. Settles a batch with epoch-millisecond times in one byte count.
+    - when a key's closing quote is followed by its colon with no blanks between (as json.dumps and pydantic
+      write, checked by one regex search), every member also has a `":` of its own: the same argument with that
+      pair. Settles texts whose strings hold colons, such as ISO-8601 times.
+    - otherwise (a key written twice, or `":` inside a string) the text is parsed again with
+      `find_duplicate_key` to be sure. That second parse is what the counts avoid: with an `object_pairs_hook`
+      it costs more than pydantic's own validation of a batch (bench figures in docs/wire.md).
+
+    A message that fails validation is parsed again too, so that a duplicate is reported as such, whatever else
+    is wrong with it: ingestion would otherwise salvage the good samples of a batch with a parser that keeps the
+    last of two values.
+
+    Refused with a `ValidationError` of type `json_invalid` whose message is `duplicate key "value"`. Every other
+    attribute is the wrapped validator's, as with pydantic's own `PluggableSchemaValidator`.
+    """
+
+    def __init__(self, inner: Any, title: str) -> None:
+        self._inner = inner
+        self._title = title
+        self._validate_json = inner.validate_json
+        self.validate_python = inner.validate_python  # called by every model constructor: no extra lookup
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(object.__getattribute__(self, "_inner"), name)
+
+    def validate_json(self, data: JsonText, **options: Any) -> Any:
+        try:
+            result = self._validate_json(data, **options)
+        except ValidationError as exc:
+            if exc.error_count() > 1 or exc.errors(include_url=False)[0]["type"] != "json_invalid":
+                key = find_duplicate_key(data)
+                if key is not None:
+                    raise _duplicate_key_error(self._title, key, data) from None
+            raise
+        if not isinstance(result, _Part):
+            return result
+        members = result._json_members()
+        if isinstance(data, str):
+            if data.count(":") == members or (
+                data.count('":') == members and _SPACED_KEY_END_TEXT.search(data) is None
+            ):
+                return result
+        elif data.count(b":") == members or (data.count(b'":') == members and _SPACED_KEY_END.search(data) is None):
+            return result
+        key = find_duplicate_key(data)
+        if key is not None:
+            raise _duplicate_key_error(self._title, key, data)
+        return result
+
+
+def _members(value: object) -> int:
+    """The object members (key: value pairs) JSON of a validated value holds (see `_Part._json_members`)."""
+    if isinstance(value, _Part):
+        return value._json_members()
+    if isinstance(value, dict):
+        return len(value) + sum(_members(v) for v in value.values() if isinstance(v, _Part | dict | list))
+    if isinstance(value, list):
+        return sum(_members(v) for v in value if isinstance(v, _Part | dict | list))
+    return 0
+
+
 # --------------------------------------------------------------------------------------------- payloads
 
 
@@ -335,14 +462,33 @@ class _Part(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False, allow_inf_nan=False)
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if not cls.__pydantic_complete__:  # pydantic would swap in a new validator later, without the check
+            raise TypeError(f"{cls.__name__} is not complete where it is defined: define what it refers to first")
+        cls.__pydantic_validator__ = _UniqueKeys(cls.__pydantic_validator__, cls.__name__)  # type: ignore[assignment]
+
     def to_bytes(self) -> bytes:
         """Compact UTF-8 JSON; fields that are None are left out (they are the defaults)."""
         return self.__pydantic_serializer__.to_json(self, exclude_none=True)
 
     @classmethod
     def from_bytes(cls, data: bytes | str) -> Self:
-        """Validate JSON into the model (`pydantic.ValidationError` when it breaks the schema)."""
+        """Validate JSON into the model (`pydantic.ValidationError` when it breaks the schema or names a key twice
+        in one object)."""
         return cls.__pydantic_validator__.validate_json(data)  # type: ignore[no-any-return]
+
+    def _json_members(self) -> int:
+        """How many object members (key: value pairs) the JSON this model was validated from holds, counting
+        each key of an object once: its given fields, and the members of the objects within them.
+
+        Never more than the text holds; fewer when a key was repeated. A model whose fields hold objects that are
+        not dicts, lists or `_Part`s would count fewer too: safe (`_UniqueKeys` then parses the text again), only
+        slower. The models on the hot path count themselves without the generic walk.
+        """
+        given = self.__pydantic_fields_set__
+        return len(given) + sum(_members(getattr(self, name)) for name in given)
 
 
 class _Payload(_Part):
@@ -362,6 +508,9 @@ class ReadingPayload(_Payload):
     def to_bytes(self) -> bytes:
         return reading_json(self.value, self.ts, self.unit, self.seq)
 
+    def _json_members(self) -> int:
+        return len(self.__pydantic_fields_set__)  # no field holds an object
+
 
 class Sample(_Payload):
     """All sensors of one machine at one instant (in a `batch`, its `ts` is written as epoch milliseconds)."""
@@ -370,6 +519,10 @@ class Sample(_Payload):
     values: Annotated[dict[Label, FiniteFloat], Field(min_length=1, max_length=1000)]
     units: dict[Label, Unit] | None = None
     seq: Count | None = None
+
+    def _json_members(self) -> int:
+        units = self.units
+        return len(self.__pydantic_fields_set__) + len(self.values) + (len(units) if units else 0)
 
 
 class MachineTelemetry(_Payload):
@@ -392,6 +545,10 @@ class MachineTelemetry(_Payload):
         if inline and (self.ts is None or self.values is None):
             raise ValueError("an inline sample needs both ts and values")
         return self
+
+    def _json_members(self) -> int:
+        n = len(self.__pydantic_fields_set__) + len(self.values or ()) + len(self.units or ())
+        return n + sum([sample._json_members() for sample in self.batch or ()])
 
     def samples(self) -> list[Sample]:
         if self.batch is not None:
