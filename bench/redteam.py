@@ -501,7 +501,10 @@ def main() -> None:
             code = ingest.stop()
         lines = (folder / "ingest.log").read_text(errors="replace").splitlines()
     final = next((json.loads(x.removeprefix("stopped: ")) for x in lines if x.startswith("stopped: ")), {})
-    keys = ("received", "stored", "rejected", "rejected_again", "contained", "series", "spc_disabled", "alarms")
+    keys = (
+        "received", "stored", "rejected", "rejected_again", "contained", "series", "spc_disabled", "spc_cannot_learn",
+        "alarms",
+    )  # fmt: skip
     out = {
         "machine": machine_info(),
         "ingest_exit_code": code,
