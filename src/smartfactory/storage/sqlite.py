@@ -71,6 +71,21 @@ SYNCHRONOUS = ("normal", "full")
 LOCK_WAIT_S = 1.0
 
 
+def _enable_wal(db: sqlite3.Connection, timeout: float) -> None:
+    """Switch the file to WAL. Several processes opening a new file at once race for the exclusive lock the switch
+    needs, and SQLite answers "database is locked" without waiting for it (11 of 200 trials of four threads opening
+    one new file failed so): try again until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 def path_from_url(url: str) -> Path:
     """`sqlite:///relative.db` → `relative.db`; `sqlite:////abs/path.db` → `/abs/path.db` (options after `?` cut)."""
     prefix = "sqlite:///"
@@ -125,7 +140,7 @@ class SqliteStorage:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=timeout, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(db, timeout)
             db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
             migrate(db, self.path)
             db.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
