@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import classview, data, tiles, timewin
 from dashboard.classlink import BirthWatcher
 from smartfactory import query
-from smartfactory.classroom.results import Progress, read_progress
+from smartfactory.classroom.results import Progress, read_progress, read_started
 from smartfactory.classroom.roster import ClassDir
 from smartfactory.query import oee as oee_query
 from smartfactory.settings import parse_mqtt_url
@@ -66,4 +66,10 @@ def progress(folder: str) -> dict[str, Progress]:
     return read_progress(ClassDir(Path(folder)).results_file)
 
 
-__all__ = ["births", "class_oee", "my_tiles", "online", "own_tiles", "progress"]
+@st.cache_data(ttl=10.0, show_spinner=False)
+def started(folder: str) -> dict[str, set[str]]:
+    """The exercises started per username (DIR/STUDENT/NAME/exercise.json)."""
+    return read_started(Path(folder))
+
+
+__all__ = ["births", "class_oee", "my_tiles", "online", "own_tiles", "progress", "started"]

@@ -10,7 +10,7 @@ import pandas as pd
 
 from dashboard import tiles
 from smartfactory import query
-from smartfactory.classroom.results import Progress
+from smartfactory.classroom.results import Progress, steps
 from smartfactory.classroom.roster import Member
 from smartfactory.model import Alarm
 from smartfactory.query import oee as oee_query
@@ -74,8 +74,10 @@ def class_table(
     active: Sequence[Alarm],
     oee: Mapping[str, float | None],
     progress: Mapping[str, Progress],
+    started: Mapping[str, set[str]] | None = None,
 ) -> pd.DataFrame:
-    """One row per student: who, namespace, machines online, active alarms (count and where), OEE, exercises."""
+    """One row per student: who, namespace, machines online, active alarms (count and where), OEE, exercises,
+    and the step each exercise has reached (started, or its best score once checked)."""
     rows = []
     for m in students:
         alarms = [a for a in active if m.sees(a.series)]
@@ -92,6 +94,7 @@ def class_table(
                 "where": where,
                 "OEE (window)": None if value is None else round(value * 100, 1),
                 "exercises": done.text() if done is not None else "none checked",
+                "steps": steps((started or {}).get(m.username, set()), done),
             }
         )
     return pd.DataFrame(rows)

@@ -23,6 +23,7 @@ def overview() -> None:
         data.alarms(active_only=True),
         classdata.class_oee(window.since_ms, window.until_ms, namespaces) if window.until_ms > window.since_ms else {},
         classdata.progress(str(roster.folder)),
+        classdata.started(str(roster.folder)),
     )
     connected = classview.plants_connected(online, namespaces)
     left, middle, right = st.columns(3)

@@ -65,6 +65,10 @@ def classroom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Class
     sims = tmp_path / "simulators"
     (sims / "plants").mkdir(parents=True)
     (sims / "plants" / "default.toml").write_text(PLANT)
+    # student-02 started an exercise and has not checked it yet; student-01 checked two
+    started = folder.root / "student-02" / "fault-hunt"
+    started.mkdir(parents=True)
+    (started / "exercise.json").write_text("{}")
     seed(folder.store_file)
     monkeypatch.setenv("SMARTFACTORY_STORE", f"sqlite:///{folder.store_file}")
     monkeypatch.setenv("SMARTFACTORY_SIM__DIR", str(sims))
@@ -138,6 +142,8 @@ def test_the_lecturer_gets_the_class_overview(classroom: ClassDir) -> None:
     assert table.loc["student-02", "where"] == "cnc-01/spindle_temp"
     assert table.loc["student-01", "exercises"].startswith("2 checked; last: oee (0.8")
     assert table.loc["student-02", "exercises"] == "none checked"
+    assert table.loc["student-01", "steps"] == "cpk: 1 · oee: 0.8"  # the best score of each checked exercise
+    assert table.loc["student-02", "steps"] == "fault-hunt: started"
     assert set(table["connected"]) == {"broker unreachable"}
     # the lecturer also has every page of the plant dashboard
     app.switch_page("app_pages/overview.py")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smartfactory.classroom.namespace import Namespace, relocate, relocate_series, student_namespace
-from smartfactory.classroom.results import read_progress
+from smartfactory.classroom.results import read_progress, read_started, steps
 from smartfactory.classroom.session import class_limits
 from smartfactory.errors import ConfigError
 from smartfactory.ingest.monitor import load_limits_file
@@ -63,3 +63,18 @@ def test_results_give_best_score_and_newest_check(tmp_path: Path) -> None:
     assert progress["bob"].exercises == 1
     path.write_text("who,what\nann,cpk\n")
     assert read_progress(path) == {}
+
+
+def test_steps_say_how_far_each_exercise_got(tmp_path: Path) -> None:
+    for student, exercise in (("ann", "cpk"), ("ann", "fault-hunt"), ("bob", "oee")):
+        (tmp_path / student / exercise).mkdir(parents=True)
+        (tmp_path / student / exercise / "exercise.json").write_text("{}")
+    (tmp_path / "ann" / "notes").mkdir()  # a folder without a manifest is no exercise
+    started = read_started(tmp_path)
+    assert started == {"ann": {"cpk", "fault-hunt"}, "bob": {"oee"}}
+    path = tmp_path / "results.csv"
+    path.write_text("username,exercise,score,checked_at\nann,cpk,0.5,t1\nann,cpk,1,t2\nann,oee,,t3\n")
+    progress = read_progress(path)
+    assert steps(started["ann"], progress["ann"]) == "cpk: 1 · fault-hunt: started · oee: checked"
+    assert steps(started["bob"], None) == "oee: started"
+    assert steps(set(), None) == "none started"

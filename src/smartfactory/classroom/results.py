@@ -1,5 +1,7 @@
 """The class results table `DIR/results.csv` (`username,exercise,score,checked_at`, one row per check, written by
-`smartfactory exercise check`): each student's progress for the lecturer's overview. Read only; absent is fine."""
+`smartfactory exercise check`) and the exercises each student started (`DIR/STUDENT/NAME/exercise.json`, written by
+`smartfactory exercise start --student`): each student's progress for the lecturer's overview. Read only; absent
+is fine."""
 
 from __future__ import annotations
 
@@ -64,4 +66,29 @@ def read_progress(path: Path) -> dict[str, Progress]:
     return out
 
 
-__all__ = ["COLUMNS", "Attempt", "Progress", "read_progress"]
+#: What `exercise start` writes into each exercise folder (`exercises.layout.MANIFEST`).
+_MANIFEST = "exercise.json"
+
+
+def read_started(root: Path) -> dict[str, set[str]]:
+    """username → the exercises started for that student under the class folder `root`; {} when none."""
+    out: dict[str, set[str]] = {}
+    for manifest in root.glob(f"*/*/{_MANIFEST}"):
+        out.setdefault(manifest.parent.parent.name, set()).add(manifest.parent.name)
+    return out
+
+
+def steps(started: set[str], progress: Progress | None) -> str:
+    """The step each exercise of one student has reached: its best score once checked, else "started"."""
+    best = dict(progress.best) if progress is not None else {}
+    parts = []
+    for name in sorted(started | set(best)):
+        if name not in best:
+            parts.append(f"{name}: started")
+        else:
+            score = best[name]
+            parts.append(f"{name}: {'checked' if score is None else f'{score:g}'}")
+    return " · ".join(parts) if parts else "none started"
+
+
+__all__ = ["COLUMNS", "Attempt", "Progress", "read_progress", "read_started", "steps"]
