@@ -6,7 +6,7 @@ configuration, one ingestion with the live monitor into one SQLite store, one si
 student's own page headless (Streamlit's AppTest, the page scripts as served; server side only, no browser); and
 this process, which
 
-- publishes a probe reading every 100 ms with student-01's account into its namespace (QoS 1, `ts` = send time),
+- publishes a probe reading every 100 ms with the first student's account into its namespace (QoS 1, `ts` = send time),
 - polls the SQLite file read-only every 2 ms and notes when each probe becomes queryable (publish → queryable),
 - receives the same probes as a plain subscriber on the same broker (the lecturer's account): publish → received,
   the transport alone under the same load: the baseline,
@@ -42,7 +42,18 @@ from ingest_harness import free_port, percentile
 
 from smartfactory.settings import BrokerAddress
 
-PROBE = "lab/student-01/bench/probe/probe-01/telemetry/latency"
+#: The probe's place below the first student's namespace (`lab/student-01`, or `lab/student-001` from 100 students)
+PROBE_PATH = "bench/probe/probe-01/telemetry/latency"
+
+
+def first_student(folder: Path) -> tuple[str, str]:
+    """(username, namespace) of the class's first student: the probe's account and the student page rendered."""
+    from smartfactory.classroom.roster import ClassDir
+
+    first = ClassDir(folder).info().students[0]
+    return first.username, first.namespace
+
+
 PROBE_EVERY_S = 0.1
 POLL_S = 0.002
 GOAL_P99_MS = 250.0
@@ -102,7 +113,7 @@ def summary(values_ms: list[float]) -> dict[str, float]:
 
 
 def dashboard_role(folder: Path, window: float, out: Path) -> None:
-    """Render the lecturer's class overview and student-01's page every 10 s; write the render times."""
+    """Render the lecturer's class overview and the first student's page every 10 s; write the render times."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -112,7 +123,7 @@ def dashboard_role(folder: Path, window: float, out: Path) -> None:
     app_file = str(PROJECT_ROOT / "dashboard" / "app.py")
     accounts = ClassDir(folder).accounts()
     apps: dict[str, AppTest] = {}
-    for user in ("lecturer", "student-01"):
+    for user in ("lecturer", first_student(folder)[0]):
         app = AppTest.from_file(app_file, default_timeout=120)
         app.run()
         app.text_input(key="classroom_username").input(user)
@@ -142,8 +153,10 @@ def dashboard_role(folder: Path, window: float, out: Path) -> None:
 class Probe:
     """Publishes a probe reading every 100 ms; notes when each is received (plain subscriber) and queryable."""
 
-    def __init__(self, address: BrokerAddress, student: tuple[str, str], lecturer: tuple[str, str]) -> None:
+    def __init__(self, address: BrokerAddress, student: tuple[str, str], lecturer: tuple[str, str], topic: str) -> None:
         from smartfactory.edge.mqtt import Message, MqttClient
+
+        self.topic = topic
 
         self.sent: dict[int, float] = {}
         self.received: dict[int, float] = {}
@@ -153,14 +166,14 @@ class Probe:
 
         def on_message(message: Message) -> None:
             now = time.time()
-            if message.topic == PROBE:
+            if message.topic == topic:
                 self.received.setdefault(json.loads(message.payload)["ts"], now)
             elif message.topic.startswith("$SYS/"):
                 self.sys.setdefault(message.topic, []).append((now, float(message.payload)))
 
         host, port = address.host, address.port
         self.watch = MqttClient(BrokerAddress(host, port, *lecturer), on_message=on_message)
-        self.watch.subscribe(PROBE, qos=1)
+        self.watch.subscribe(topic, qos=1)
         for counter in SYS_COUNTERS:
             self.watch.subscribe(f"$SYS/broker/{counter}", qos=0)
         self.watch.subscribe("$SYS/broker/clients/connected", qos=0)
@@ -186,7 +199,7 @@ class Probe:
             if ts in self.sent:
                 ts += 1
             self.sent[ts] = time.time()
-            self.pub.publish(PROBE, b'{"value":1.0,"ts":%d}' % ts, qos=1)
+            self.pub.publish(self.topic, b'{"value":1.0,"ts":%d}' % ts, qos=1)
             n += 1
 
     def _poll(self, db: Path) -> None:
@@ -198,7 +211,7 @@ class Probe:
                 if reader is None:
                     reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
                 if series_id is None:
-                    row = reader.execute("SELECT id FROM series WHERE topic = ?", (PROBE,)).fetchone()
+                    row = reader.execute("SELECT id FROM series WHERE topic = ?", (self.topic,)).fetchone()
                     series_id = row[0] if row else None
                 if series_id is not None:
                     rows = reader.execute(
@@ -256,6 +269,7 @@ def measure(size: int, window: float, warmup: float, root: Path) -> dict[str, An
     )
     info = init_class(folder, options)
     accounts = folder.accounts()
+    student, namespace = first_student(folder.root)
     dashboard = accounts["sf-dashboard"]
     dashboard_url = BrokerAddress("127.0.0.1", info.port, dashboard.username, dashboard.password).url(masked=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTFACTORY_")}
@@ -272,8 +286,8 @@ def measure(size: int, window: float, warmup: float, root: Path) -> dict[str, An
         deadline = time.monotonic() + 60
         while True:
             try:
-                probe = Probe(address, ("student-01", accounts["student-01"].password),
-                              ("lecturer", accounts["lecturer"].password))  # fmt: skip
+                probe = Probe(address, (student, accounts[student].password),
+                              ("lecturer", accounts["lecturer"].password), f"{namespace}/{PROBE_PATH}")  # fmt: skip
                 break
             except Exception:
                 if time.monotonic() > deadline or start.poll() is not None:
