@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from smartfactory.exercises.layout import MANIFEST
+
 COLUMNS = ("username", "exercise", "score", "checked_at")
 
 
@@ -66,14 +68,10 @@ def read_progress(path: Path) -> dict[str, Progress]:
     return out
 
 
-#: What `exercise start` writes into each exercise folder (`exercises.layout.MANIFEST`).
-_MANIFEST = "exercise.json"
-
-
 def read_started(root: Path) -> dict[str, set[str]]:
     """username → the exercises started for that student under the class folder `root`; {} when none."""
     out: dict[str, set[str]] = {}
-    for manifest in root.glob(f"*/*/{_MANIFEST}"):
+    for manifest in root.glob(f"*/*/{MANIFEST}"):
         out.setdefault(manifest.parent.parent.name, set()).add(manifest.parent.name)
     return out
 

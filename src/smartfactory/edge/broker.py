@@ -114,6 +114,12 @@ Durability = Literal["interval", "every_change"]
 #: margin within which an oversize payload still reaches ingestion, to be dead-lettered (`too_large`).
 PACKET_OVERHEAD = 64 * 1024
 
+
+def packet_limit(max_payload_bytes: int) -> int:
+    """The broker's `max_packet_size` for ingestion's `max_payload_bytes`: the packet ingestion itself accepts."""
+    return max_payload_bytes + PACKET_OVERHEAD
+
+
 #: Largest MQTT packet the generated broker accepts (mosquitto 2 `max_packet_size`; its own default is the protocol's
 #: 256 MiB): ingestion's default `max_payload_bytes` (1 MiB) plus 64 KiB, as in deploy/mosquitto/mosquitto.conf, and
 #: the same figure ingestion announces as its MQTT 5 Maximum Packet Size. A bigger packet is refused as soon as its
@@ -121,12 +127,7 @@ PACKET_OVERHEAD = 64 * 1024
 #: ingestion, which dead-letters it if it is over `max_payload_bytes`. With the two limits equal there is no size the
 #: broker accepts from a publisher and then silently withholds from ingestion (MQTT 5 §3.1.2.11.4: a server drops,
 #: unannounced, a message bigger than its receiver's Maximum Packet Size).
-MAX_PACKET_SIZE = 1_048_576 + PACKET_OVERHEAD
-
-
-def packet_limit(max_payload_bytes: int) -> int:
-    """The broker's `max_packet_size` for ingestion's `max_payload_bytes`: the packet ingestion itself accepts."""
-    return max_payload_bytes + PACKET_OVERHEAD
+MAX_PACKET_SIZE = packet_limit(1_048_576)
 
 
 #: Every client id sent to a broker with accounts begins with this (mosquitto `clientid_prefixes`); the broker names

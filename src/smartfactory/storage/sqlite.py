@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 
-from smartfactory.errors import StoreError, StoreUnavailable
+from smartfactory.errors import StoreError, StoreUnavailable, TransientError
 from smartfactory.model import (
     Alarm,
     AlarmAck,
@@ -51,6 +51,7 @@ from smartfactory.model import (
     SeriesInfo,
     StateChange,
 )
+from smartfactory.retry import RetryPolicy, call_with_retries
 from smartfactory.storage.base import deadletter_key
 from smartfactory.storage.frames import (
     aggregates_frame,
@@ -71,19 +72,25 @@ SYNCHRONOUS = ("normal", "full")
 LOCK_WAIT_S = 1.0
 
 
+#: Pause between tries of the switch to WAL (`_enable_wal`).
+_WAL_PAUSE_S = 0.005
+
+
 def _enable_wal(db: sqlite3.Connection, timeout: float) -> None:
     """Switch the file to WAL. Several processes opening a new file at once race for the exclusive lock the switch
     needs, and SQLite answers "database is locked" without waiting for it (11 of 200 trials of four threads opening
-    one new file failed so): try again until `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
+    one new file failed so): try again for about `timeout` seconds (the project's `RetryPolicy`)."""
+
+    def switch() -> None:
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                raise
-            time.sleep(0.005)
+            if "locked" in str(exc):
+                raise TransientError(str(exc)) from exc
+            raise
+
+    pauses = RetryPolicy(initial=_WAL_PAUSE_S, factor=1.0, max=_WAL_PAUSE_S, retries=int(timeout / _WAL_PAUSE_S))
+    call_with_retries(switch, pauses)  # still locked after `timeout`: TransientError, with SQLite's message
 
 
 def path_from_url(url: str) -> Path:
@@ -144,7 +151,7 @@ class SqliteStorage:
             db.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
             migrate(db, self.path)
             db.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
-        except (sqlite3.Error, OSError, StoreError) as exc:
+        except (sqlite3.Error, OSError, StoreError, TransientError) as exc:
             if db is not None:
                 db.close()
             if isinstance(exc, StoreError):
