@@ -91,6 +91,7 @@ class SensorSettings(FileModel):
     usl: float | None = None
     target: float | None = None
     count: bool | None = None
+    alarm_weight: Annotated[float, Field(gt=0)] | None = None
 
 
 class CharacteristicSettings(FileModel):
@@ -104,6 +105,8 @@ class CharacteristicSettings(FileModel):
     decimals: Decimals | None = None
     phi: Annotated[float, Field(ge=0, lt=1)] | None = None
     wear_per_part: float | None = None
+    wear_offset_parts: Annotated[int, Field(ge=0)] | None = None
+    alarm_weight: Annotated[float, Field(gt=0)] | None = None
 
 
 class StateSettings(FileModel):

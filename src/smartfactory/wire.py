@@ -600,6 +600,8 @@ class SignalInfo(_Part):
     #: First-order time constant (s) in which the signal returns to its working level after a stop (a cooling spindle):
     #: the SPC monitor waits for it to settle before it charts again.
     tau_s: PositiveFloat | None = None
+    #: The signal's weight in its kind's share of the SPC monitor's false-alarm budget (absent: 1).
+    alarm_weight: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> SignalInfo:

@@ -10,7 +10,7 @@ import pytest
 
 from smartfactory.errors import ConfigError, SimulatorError
 from smartfactory.sim import Characteristic, Context, Cycle, Drift, Machine, Sensor, Shift, StateModel
-from smartfactory.sim.checks import check_machine_type
+from smartfactory.sim.checks import check_machine_type, check_specs
 from smartfactory.sim.live import LiveMachine
 
 
@@ -70,6 +70,32 @@ def test_wear_grows_with_parts_since_the_tool_change_and_judging_uses_the_limits
     assert live.judge(part) is False
     assert live.judge({"weight": 10.5}) is True  # the limits themselves are inside
     assert live.judge({"weight": 9.59}) is False  # the plant file's lsl, not the class's 9.5
+
+
+def test_wear_compensation_corrects_the_expected_wear_every_n_parts_but_not_a_faster_one() -> None:
+    live = make_oven(quality={"weight": {"wear_offset_parts": 4, "usl": 100.0}})
+    means = []
+    for parts in range(12):
+        live.tool_parts = parts
+        means.append(live.measure(float(parts))["weight"])
+    assert means == pytest.approx([10.0, 10.1, 10.2, 10.3] * 3)  # a sawtooth of 4 parts, never the whole tool life
+    live.inject("shift", "weight", {"size": 0.5}, 12.0)  # a fault is not what the controller expects: it stays
+    live.tool_parts = 13
+    assert live.measure(13.0)["weight"] == pytest.approx(10.6)
+    bad = Characteristic("g", target=1.0, sd=0.1, wear_offset_parts=-1, alarm_weight=0.0)
+    fields = [p.split(": ")[1].split(" ")[0] for p in check_specs({}, {"w": bad})]
+    assert fields == ["wear_offset_parts", "alarm_weight"]
+
+
+def test_alarm_weight_reaches_the_birth_only_where_it_is_not_the_default() -> None:
+    live = make_oven(quality={"weight": {"alarm_weight": 4.0}})
+    info = live.info("oven")
+    assert info.signals["weight"].alarm_weight == 4.0
+    assert info.signals["temp"].alarm_weight is None  # default 1: left out of the birth
+    assert "alarm_weight" not in info.signals["temp"].model_dump(exclude_none=True)
+    assert check_specs({"t": Sensor("°C", nominal=1.0, alarm_weight=-2.0)}, {}) == [
+        "sensor 't': alarm_weight must be a positive number (default 1), is -2.0"
+    ]
 
 
 def test_faults_act_on_their_signal_until_cleared() -> None:

@@ -104,7 +104,7 @@ def check_specs(sensors: Mapping[str, Sensor], quality: Mapping[str, Characteris
             problems.append(f"sensor {name!r}: low {s.low} must be below high {s.high}")
         if s.lsl is not None and s.usl is not None and not s.lsl < s.usl:
             problems.append(f"sensor {name!r}: lsl {s.lsl} must be below usl {s.usl}")
-        problems.extend(_decimals_problems(name, s.decimals))
+        problems.extend(_decimals_problems(name, s.decimals) + _weight_problems(f"sensor {name!r}", s.alarm_weight))
     for name, c in quality.items():
         if not isinstance(c, Characteristic):
             problems.append(f"characteristic {name!r} is not a Characteristic(...)")
@@ -116,8 +116,19 @@ def check_specs(sensors: Mapping[str, Sensor], quality: Mapping[str, Characteris
             problems.append(f"characteristic {name!r}: LSL {c.lsl} must be below the target {c.target}")
         if c.usl is not None and not c.target < c.usl:
             problems.append(f"characteristic {name!r}: USL {c.usl} must be above the target {c.target}")
-        problems.extend(_decimals_problems(name, c.decimals))
+        if not (isinstance(c.wear_offset_parts, int) and c.wear_offset_parts >= 0):
+            problems.append(
+                f"characteristic {name!r}: wear_offset_parts must be a whole number ≥ 0 (0: no compensation)"
+            )
+        problems.extend(
+            _decimals_problems(name, c.decimals) + _weight_problems(f"characteristic {name!r}", c.alarm_weight)
+        )
     return problems
+
+
+def _weight_problems(what: str, weight: object) -> list[str]:
+    ok = isinstance(weight, int | float) and not isinstance(weight, bool) and 0 < weight < math.inf
+    return [] if ok else [f"{what}: alarm_weight must be a positive number (default 1), is {weight!r}"]
 
 
 def _decimals_problems(name: str, decimals: object) -> list[str]:

@@ -269,7 +269,8 @@ class LiveMachine:
     def _measure(self, t_s: float) -> dict[str, float]:
         values: dict[str, float] = {}
         for name, spec in self.quality.items():
-            mean = spec.target + spec.wear_per_part * self.tool_parts
+            worn = self.tool_parts % spec.wear_offset_parts if spec.wear_offset_parts > 0 else self.tool_parts
+            mean = spec.target + spec.wear_per_part * worn
             value = self._signal(name, mean, spec.sd, t_s)
             if value is not None:
                 values[name] = round(value, spec.decimals)
@@ -376,9 +377,13 @@ class LiveMachine:
             every = max(1, round((s.every_s or self.interval_s) / self.interval_s)) * self.interval_s  # as _sample
             settles = s.tau_s if s.tau_s > 0 and s.idle is not None else None  # a level it leaves while stopped
             interval = every if every != self.interval_s else None
-            signals[name] = _signal_info(kind, s.unit, s.lsl, s.usl, s.target, s.decimals, interval, settles)
+            signals[name] = _signal_info(
+                kind, s.unit, s.lsl, s.usl, s.target, s.decimals, interval, settles, s.alarm_weight
+            )
         for name, c in self.quality.items():
-            signals[name] = _signal_info("quality", c.unit, c.lsl, c.usl, c.target, c.decimals)
+            signals[name] = _signal_info(
+                "quality", c.unit, c.lsl, c.usl, c.target, c.decimals, alarm_weight=c.alarm_weight
+            )
         return MachineInfo(
             machine_type=machine_type,
             ideal_cycle_s=self.ideal_s,
@@ -396,6 +401,7 @@ def _signal_info(
     decimals: int,
     interval_s: float | None = None,
     tau_s: float | None = None,
+    alarm_weight: float = 1.0,
 ) -> SignalInfo:
     def number(value: float | None) -> float | None:
         return None if value is None else float(value)
@@ -412,4 +418,6 @@ def _signal_info(
         fields["interval_s"] = float(interval_s)
     if tau_s is not None:
         fields["tau_s"] = float(tau_s)
+    if alarm_weight != 1.0:  # the default is left out of the birth
+        fields["alarm_weight"] = float(alarm_weight)
     return SignalInfo.model_validate(fields)

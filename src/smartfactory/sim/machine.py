@@ -52,6 +52,8 @@ class Sensor:
     - `low` / `high`: physical limits the value is clipped to (0 rpm).
     - `lsl` / `usl` / `target`: a process window, for readers (charts, the birth message); no effect on data.
     - `count`: the sensor counts events (rejects per minute): integer-valued, charted as counts.
+    - `alarm_weight`: the series' weight in its kind's share of the plant's false-alarm budget (default 1; docs/spc.md
+      "Detectors and the alarm budget"): a larger weight buys faster detection on this series at the others' cost.
     """
 
     unit: str
@@ -69,6 +71,7 @@ class Sensor:
     usl: float | None = None
     target: float | None = None
     count: bool = False
+    alarm_weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,11 @@ class Characteristic:
     """A quality characteristic measured on every part, with optional spec limits (LSL, USL).
 
     A part is scrap when any characteristic with limits lies outside them. `wear_per_part` is tool wear: the
-    mean grows by this much per part since the last tool change.
+    mean grows by this much per part since the last tool change. `wear_offset_parts` is the controller's wear
+    compensation: every this many parts it corrects the tool offset by the wear it expects, so the mean only
+    rises by `wear_per_part` × (parts since the last correction) (0: no compensation, the wear adds up until the
+    tool is changed). A fault that wears the tool faster than expected is not compensated. `alarm_weight`: as for
+    a `Sensor`, the characteristic's weight in the part characteristics' share of the alarm budget.
     """
 
     unit: str
@@ -87,6 +94,8 @@ class Characteristic:
     decimals: int = 4
     phi: float = 0.0
     wear_per_part: float = 0.0
+    wear_offset_parts: int = 0
+    alarm_weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
