@@ -10,7 +10,7 @@ the ground-truth fault events with the alarms on the signals each fault affects,
 counterfactual run (same seed, same timing, no faults) did not raise it too. Prints one JSON document; each goal
 figure stands beside its goal (issue 12) and whether it is met. Usage::
 
-    python bench/alarm_scorecard.py                                  # 20 seeds, 2 workers
+    python bench/alarm_scorecard.py                                  # 40 seeds, 2 workers (~10 min)
     python bench/alarm_scorecard.py --seeds 2 --hours 0.25 --cases in-control,sudden-shift    # a smoke run
     python bench/alarm_scorecard.py --section timelines              # each scenario at its own seed, alarm by alarm
     python bench/alarm_scorecard.py --section autocorrelation        # the autocorrelation trap
@@ -734,7 +734,7 @@ def timelines(detector: str, names: Sequence[str] | None = None) -> dict[str, An
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=20, help="seeds 1…N per case (default 20)")
+    parser.add_argument("--seeds", type=int, default=40, help="seeds 1…N per case (default 40)")
     parser.add_argument("--hours", type=float, default=4.0, help="in-control hours per seed after the backfill")
     parser.add_argument("--cases", default=None, help="comma-separated cases (default: all); for timelines also .yaml")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (at most 2)")

@@ -16,7 +16,8 @@ class Filler(Machine):
     }
     quality = {
         # 500 g nominal quantity; filled slightly over so that hardly any bottle is short
-        "fill_weight": Characteristic("g", target=502.0, sd=2.0, lsl=495.0, usl=509.0, decimals=1),
+        # the net content a customer (and the e-mark) checks: twice the default share of the part alarm budget
+        "fill_weight": Characteristic("g", target=502.0, sd=2.0, lsl=495.0, usl=509.0, decimals=1, alarm_weight=2),
     }
     state_model = StateModel(
         mtbf_s=20 * 3600,

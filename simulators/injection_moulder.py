@@ -16,7 +16,9 @@ class InjectionMoulder(Machine):
         "mould_temp": Sensor("°C", nominal=45.0, sd=0.3, decimals=1, idle=28.0, tau_s=1200),
     }
     quality = {
-        "part_weight": Characteristic("g", target=48.5, sd=0.1, lsl=48.1, usl=48.9, decimals=3),
+        # the cap's weight is the moulder's critical characteristic: a slow part (one every 26 s) whose small shifts
+        # must still be found within minutes, so it gets 8 times the default share of the part alarm budget
+        "part_weight": Characteristic("g", target=48.5, sd=0.1, lsl=48.1, usl=48.9, decimals=3, alarm_weight=8),
         "injection_pressure": Characteristic("bar", target=850.0, sd=6.0, decimals=1),  # peak per shot
         "cycle_time": Characteristic("s", target=24.0, sd=0.0, decimals=2),  # measured: see measure()
     }

@@ -67,9 +67,7 @@ def _parse_text(value: str, unit_required: bool) -> float:
         number, unit = part.groups()
         rank = _RANK[unit]
         if rank <= last_rank:
-            raise ConfigError(
-                f"cannot read duration {value!r}: give each unit once, largest first (e.g. 1h30m, 1d12h)"
-            )
+            raise ConfigError(f"cannot read duration {value!r}: give each unit once, largest first (e.g. 1h30m, 1d12h)")
         seconds += float(number) * UNITS_S[unit]
         last_rank, pos = rank, part.end()
     if pos != len(text) or last_rank < 0:

@@ -123,7 +123,7 @@ class SpcSettings(_Section):
         "individuals chart with Western Electric rules, for the lecture's before-and-after).",
     )
     budget_per_hour: float = Field(
-        0.5,
+        0.25,
         gt=0,
         description="False alarms per plant-hour the live monitor is designed for, in control (budget); "
         "measured trade-off in docs/spc.md.",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from smartfactory.ingest import monitor_design as md
 from smartfactory.ingest.monitor import MonitorStage
 from smartfactory.model import Reading
@@ -26,7 +28,7 @@ def test_a_plant_growing_series_by_series_designs_only_a_few_plans() -> None:
     facts = [md.Facts("process", 1.0, declared=True)] * 2_000
     plans = [planner.plan(facts[:n]) for n in range(1, len(facts) + 1)]
     assert md._allocate.cache_info().misses < 45
-    share = [p[("process", 1.0, 1)].per_hour for p in plans]
+    share = [p[("process", 1.0, 1, 1.0)].per_hour for p in plans]
     assert all(later <= earlier for earlier, later in itertools.pairwise(share))  # more series: less each
     assert all(s * n <= 0.5 for n, s in enumerate(share, start=1))  # the plant never exceeds its budget
 
@@ -62,3 +64,40 @@ def test_designs_solved_off_the_feeding_thread_end_where_the_feeding_thread_woul
         assert bg is not None
         assert fg.params == bg.params  # the thresholds of the final plan (18 series), not of an earlier one
     background.designer.close()
+
+
+def test_a_declared_alarm_weight_buys_its_series_a_larger_share_and_a_quicker_mean_cusum() -> None:
+    """`SignalInfo.alarm_weight` from the birth: the weighted characteristic gets its weight's multiple of the
+    part characteristics' share, and its stored mean CUSUM threshold is lower than its unweighted neighbour's."""
+    info = MachineInfo(
+        machine_type="press",
+        sample_interval_s=1.0,
+        ideal_cycle_s=20.0,
+        signals={"plain": SignalInfo(kind="quality"), "key": SignalInfo(kind="quality", alarm_weight=4.0)},
+    )
+    names = {s: f"e/p/a/l/press-1/telemetry/{s}" for s in ("plain", "key")}
+    mon = MonitorStage(configured={name: Limits(0.0, 1.0) for name in names.values()})
+    mon.birth("e/p/a/l/press-1", info)
+    mon.observe([Reading(name, 1_000, 0.1) for name in names.values()])
+    planner = md.Planner(budget_per_hour=0.5)
+    key_facts = md.Facts("quality", 1 / 20.0, True, weight=4.0)
+    plain_facts = md.Facts("quality", 1 / 20.0, True)
+    plan = planner.plan([key_facts, plain_facts])
+    assert plan[planner.group_key(key_facts)].per_hour == 4 * plan[planner.group_key(plain_facts)].per_hour
+    key, plain = mon.limits(names["key"]), mon.limits(names["plain"])
+    assert key is not None
+    assert plain is not None
+    assert key.params["h"] < plain.params["h"]
+
+
+def test_a_slow_part_spends_most_of_its_rate_on_the_mean_cusum_and_other_series_keep_the_default_split() -> None:
+    """Slow part characteristics split 70/15/15 (mean CUSUM / variance CUSUM / shock), so their small sustained
+    shift is found sooner; process signals and fast parts keep 50/30/20. Each design still adds up to its ARL0."""
+    slow = md.design(md.Facts("quality", 1 / 26, True), 1448.0, None)
+    signal = md.design(md.Facts("process", 1.0, True), 1448.0, None)
+    for d, split in ((slow, md.SLOW_PART_SPLIT), (signal, md.INDIVIDUALS_SPLIT)):
+        assert isinstance(d, md.IndividualsDesign)
+        total = sum(split.values())
+        assert d.mean.arl0 == pytest.approx(d.arl0 / (split["cusum_mean"] / total), rel=0.02)
+        assert 1 / d.arl0 == pytest.approx(1 / d.mean.arl0 + 1 / d.variance.arl0 + 1 / d.shock_arl0, rel=1e-9)
+    assert slow.mean.h < signal.mean.h  # the same ARL0, more of it for the mean CUSUM: a lower threshold

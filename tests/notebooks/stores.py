@@ -16,7 +16,6 @@ from smartfactory.storage.sqlite import SqliteStorage
 from smartfactory.wire import format_ts
 from tests.conftest import broker_kind, start_test_broker, wait_until
 
-
 #: Monday 5 January 2026, 06:05 UTC: inside the default plant's morning shift, hours from its break. Without a
 #: fixed start the run ends at the wall clock, and at 02:00-02:30 UTC (the night break) the breakdown scenario's
 #: 12 minutes down fell into planned downtime, so the OEE notebook saw no breakdown loss at all (its check

@@ -178,6 +178,25 @@ def test_plan_budget_allocates_the_plant_rate() -> None:
         D.AlarmBudget(per_hour=0.0)
 
 
+def test_plan_budget_shares_a_kind_by_weight() -> None:
+    """A series of weight w gets w times the share of a weight-1 series of its kind; the kind's total is kept."""
+    groups = [
+        D.SeriesGroup("process", 4, 1.0, name="sensors"),
+        D.SeriesGroup("part", 3, 1 / 24, name="plain parts"),
+        D.SeriesGroup("part", 1, 1 / 24, weight=6.0, name="key characteristic"),
+    ]
+    plan = D.plan_budget(groups, D.AlarmBudget(per_hour=0.5, shares={"process": 0.4, "part": 0.6}))
+    by = {g.group.name: g for g in plan.groups}
+    assert by["key characteristic"].per_series_per_hour == pytest.approx(6 * by["plain parts"].per_series_per_hour)
+    assert 3 * by["plain parts"].per_series_per_hour + by["key characteristic"].per_series_per_hour == pytest.approx(
+        0.5 * 0.6
+    )
+    assert by["sensors"].per_series_per_hour == pytest.approx(0.5 * 0.4 / 4)  # weights never cross kinds
+    assert by["key characteristic"].design.mean.h < by["plain parts"].design.mean.h  # the faster detector
+    with pytest.raises(spc.SpcError, match="weight"):
+        D.SeriesGroup("part", 1, 1.0, weight=0.0)
+
+
 def test_design_rejects_nonsense() -> None:
     with pytest.raises(spc.SpcError):
         D.design_individuals(5.0)

@@ -145,13 +145,13 @@ class MonitorStage:
         self.designer = md.Designer(background=background_design)
         self._waiting: dict[str, Series] = {}  # charting series whose new design is being solved (background)
         self._settled_seen = 0
-        self._plan_future: Future[dict[tuple[str, float, int], md.Allocation]] | None = None
+        self._plan_future: Future[dict[tuple[str, float, int, float], md.Allocation]] | None = None
         self._plan_seq = self._plan_base = 0  # plans applied; and their number when the one under way began
         self.record_events = record_events
         self._series: dict[str, Series | None] = {}
         self._machines: dict[str, Machine] = {}
         self._facts: dict[str, md.Facts] = {}  # every watched series the plant has (births) or showed (readings)
-        self._alloc: dict[tuple[str, float, int], md.Allocation] = {}
+        self._alloc: dict[tuple[str, float, int, float], md.Allocation] = {}
         self._dirty = True
         self._next_replan = 0.0  # monotonic time before which a growing plant is not re-planned (see _replan)
         self._versions: dict[str, int] = {s: v.version for s, v in self.stored.items()}
@@ -421,7 +421,7 @@ class MonitorStage:
                 return
             s.baseline = base
         if s.facts.resolution is None:
-            s.facts = md.Facts(s.facts.kind, s.facts.rate_hz, s.facts.declared, _resolution(values), s.facts.tau_s)
+            s.facts = dataclasses.replace(s.facts, resolution=_resolution(values))
         if self._dirty and time.monotonic() >= self._next_replan:
             self._replan()
         # the first design waits for its solve even in the background mode (usually queued by `_prefetch` when the
@@ -595,7 +595,7 @@ class MonitorStage:
             return
         self._apply_plan(alloc)
 
-    def _apply_plan(self, plan: dict[tuple[str, float, int], md.Allocation]) -> None:
+    def _apply_plan(self, plan: dict[tuple[str, float, int, float], md.Allocation]) -> None:
         """Allocations of a new plan: re-arm the charting series whose share moved (off this thread in the
         background mode: they keep their design until the new one is solved)."""
         self._alloc = plan
@@ -617,7 +617,7 @@ class MonitorStage:
     def _prefetch(self) -> None:
         """Queue the designs the new plan's learning series will ask for when their phase I ends (one per group
         and phase I length), so that their first design is usually solved before it is needed."""
-        seen: set[tuple[tuple[str, float, int], int | None]] = set()
+        seen: set[tuple[tuple[str, float, int, float], int | None]] = set()
         for name, facts in self._facts.items():
             key = self.planner.group_key(facts)
             alloc = self._alloc.get(key)
@@ -792,7 +792,7 @@ def _facts(info: MachineInfo, name: str) -> md.Facts:
         rate = 1.0 / (info.ideal_cycle_s or 60.0)
     else:
         rate = 1.0 / (signal.interval_s or info.sample_interval_s or 1.0)
-    return md.Facts(signal.kind, rate, True, resolution, signal.tau_s)
+    return md.Facts(signal.kind, rate, True, resolution, signal.tau_s, signal.alarm_weight or 1.0)
 
 
 def _level(s: Series) -> tuple[float, float] | None:

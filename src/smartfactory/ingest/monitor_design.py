@@ -57,9 +57,13 @@ FAST_PART_HZ = 0.2
 VARIANCE_MIN_PHASE1 = 300
 #: The split of a series' false-alarm rate when the variance CUSUM is left out.
 NO_VARIANCE_SPLIT: Mapping[str, float] = {"cusum_mean": 0.7, "shock": 0.3}
+#: The split for slow part characteristics (individuals): most of the rate goes to the mean CUSUM, which finds the
+#: small sustained shift the goals name (a 1σ step on a part every 26 s); the shock still catches a large one.
+SLOW_PART_SPLIT: Mapping[str, float] = {"cusum_mean": 0.7, "cusum_var": 0.15, "shock": 0.15}
+SPLITS: Mapping[str, Mapping[str, float]] = {"default": INDIVIDUALS_SPLIT, "slow_part": SLOW_PART_SPLIT}
 #: Shares of the plant budget by kind. Part characteristics are the primary SPC and their goals are the hard ones
 #: (a 1σ step on a part every 26 s); process signals at 1 Hz catch a 3σ shift in ~5 s even with a small share.
-SHARES: Mapping[str, float] = {"process": 0.2, "part": 0.55, "count": 0.1, "data_quality": 0.15}
+SHARES: Mapping[str, float] = {"process": 0.1, "part": 0.74, "count": 0.04, "data_quality": 0.12}
 #: The mean shift (σ) each kind's CUSUM is tuned for: 1σ for process signals and slow parts; fast parts, whose
 #: many points make a 1σ shift quick to find anyway, are tuned for 2σ so that a 3σ step is caught in ~3 parts.
 SHIFT = {"process": 1.0, "part": 1.0, "fast_part": 2.0}
@@ -77,6 +81,7 @@ class Facts:
     declared: bool  # the rate and kind come from a birth (else: assumed, then measured in phase I)
     resolution: float | None = None  # 10^-decimals
     tau_s: float | None = None  # time constant of the return to the working level after a stop
+    weight: float = 1.0  # the series' weight in its kind's share of the budget (`SignalInfo.alarm_weight`)
 
     @property
     def fast(self) -> bool:
@@ -108,17 +113,18 @@ class Planner:
         self.budget = AlarmBudget(per_hour=budget_per_hour, shares=dict(SHARES))
         self.subgroup_size = subgroup_size
 
-    def group_key(self, facts: Facts) -> tuple[str, float, int]:
-        """(design kind, rate, subgroup) of a series: its group in `plan_budget`."""
+    def group_key(self, facts: Facts) -> tuple[str, float, int, float]:
+        """(design kind, rate, subgroup, weight) of a series: its group in `plan_budget`."""
         if facts.kind == "count":
-            return ("count", facts.rate_hz, 1)
+            return ("count", facts.rate_hz, 1, facts.weight)
         if facts.kind == "quality":
-            return ("part", facts.rate_hz, self.subgroup_size if facts.fast and self.subgroup_size > 1 else 1)
-        return ("process", facts.rate_hz, 1)
+            sub = self.subgroup_size if facts.fast and self.subgroup_size > 1 else 1
+            return ("part", facts.rate_hz, sub, facts.weight)
+        return ("process", facts.rate_hz, 1, facts.weight)
 
-    def plan(self, series: Iterable[Facts]) -> dict[tuple[str, float, int], Allocation]:
+    def plan(self, series: Iterable[Facts]) -> dict[tuple[str, float, int, float], Allocation]:
         """The allocation of every group of `series` (a mapping keyed by `group_key`)."""
-        counts: dict[tuple[str, float, int], int] = {}
+        counts: dict[tuple[str, float, int, float], int] = {}
         for facts in series:
             key = self.group_key(facts)
             counts[key] = counts.get(key, 0) + 1
@@ -147,13 +153,15 @@ def planned_count(n: int) -> int:
 
 @functools.lru_cache(maxsize=256)
 def _allocate(
-    groups: tuple[tuple[tuple[str, float, int], int], ...], per_hour: float
-) -> dict[tuple[str, float, int], Allocation]:
+    groups: tuple[tuple[tuple[str, float, int, float], int], ...], per_hour: float
+) -> dict[tuple[str, float, int, float], Allocation]:
     if not groups:
         return {}
-    series_groups = [SeriesGroup(kind, count, rate, subgroup=sub) for (kind, rate, sub), count in groups]
+    series_groups = [
+        SeriesGroup(kind, count, rate, subgroup=sub, weight=weight) for (kind, rate, sub, weight), count in groups
+    ]
     plan = plan_budget(series_groups, AlarmBudget(per_hour=per_hour, shares=dict(SHARES)))
-    out: dict[tuple[str, float, int], Allocation] = {}
+    out: dict[tuple[str, float, int, float], Allocation] = {}
     for (key, _), group in zip(groups, plan.groups, strict=True):
         out[key] = Allocation(group.per_series_per_hour, group.arl0, group.stuck_arl0)
     return out
@@ -265,24 +273,27 @@ def design(facts: Facts, arl0: float, phase1: int | None, subgroup: int = 1, phi
     shift = SHIFT["fast_part"] if facts.fast else SHIFT["part" if facts.kind == "quality" else "process"]
     if subgroup > 1:
         return _subgroup_design(target, subgroup, shift, phase1)
-    base = _individuals_design(target, shift, phase1)
+    split = "slow_part" if facts.kind == "quality" and not facts.fast else "default"
+    base = _individuals_design(target, shift, phase1, split)
     if phase1 is None or phi == 0.0:
         return base
-    return _residual_design(base, target, phase1, math.ceil(min(max(phi, -0.9), 0.9) * 20.0) / 20.0)
+    return _residual_design(base, target, phase1, math.ceil(min(max(phi, -0.9), 0.9) * 20.0) / 20.0, split)
 
 
 @functools.lru_cache(maxsize=256)
-def _individuals_design(arl0: float, shift: float, phase1: int | None) -> IndividualsDesign:
+def _individuals_design(arl0: float, shift: float, phase1: int | None, split: str = "default") -> IndividualsDesign:
     if phase1 is not None and phase1 < VARIANCE_MIN_PHASE1:
         return design_individuals(arl0, shift=shift, split=NO_VARIANCE_SPLIT, phase1_points=phase1)
     try:
-        return design_individuals(arl0, shift=shift, phase1_points=phase1)
+        return design_individuals(arl0, shift=shift, split=SPLITS[split], phase1_points=phase1)
     except SpcError:  # the variance CUSUM cannot meet the budget with this phase I: leave it out
         return design_individuals(arl0, shift=shift, split=NO_VARIANCE_SPLIT, phase1_points=phase1)
 
 
 @functools.lru_cache(maxsize=256)
-def _residual_design(base: IndividualsDesign, arl0: float, n: int, phi: float) -> IndividualsDesign:
+def _residual_design(
+    base: IndividualsDesign, arl0: float, n: int, phi: float, split: str = "default"
+) -> IndividualsDesign:
     """The mean CUSUM of an AR(1) residual chart, re-solved for the error of φ̂ as well.
 
     Residuals e_t = (1 − φ̂B)/(1 − φB) ε_t have long-run standard deviation (1 − φ̂)/(1 − φ) σ_e (their spectrum at
@@ -295,8 +306,8 @@ def _residual_design(base: IndividualsDesign, arl0: float, n: int, phi: float) -
     """
     cv2 = 1.0 / (2.0 * (n - 2)) + (1.0 + phi) / ((1.0 - phi) * n)
     df = 1.0 / (2.0 * cv2)
-    share = INDIVIDUALS_SPLIT["cusum_mean"] if math.isfinite(base.variance.h) else NO_VARIANCE_SPLIT["cusum_mean"]
-    total = sum(INDIVIDUALS_SPLIT.values()) if math.isfinite(base.variance.h) else sum(NO_VARIANCE_SPLIT.values())
+    used = SPLITS[split] if math.isfinite(base.variance.h) else NO_VARIANCE_SPLIT
+    share, total = used["cusum_mean"], sum(used.values())
     a_mean = arl0 / (share / total)
     k = base.mean.k
     h = A.solve_rate(lambda x: A.expected_cusum_rate(k, x, 1.0 / n, df), 1.0 / a_mean, 0.0, 500.0, "CUSUM")

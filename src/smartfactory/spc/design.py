@@ -2,9 +2,10 @@
 
 1. **Budget → series.** The plant budget B (default 1 false alarm per hour) is shared between the kinds of
    series (``DEFAULT_SHARES``: process signals 40 %, part characteristics 30 %, counts 10 %, data quality
-   20 %; shares of kinds the plant does not have are redistributed) and each kind's share equally between
-   its series. A series with r_s allowed false alarms per hour that makes P points per hour (readings,
-   subgroups or count windows) needs an in-control ARL0 of P / r_s points.
+   20 %; shares of kinds the plant does not have are redistributed) and each kind's share between its
+   series in proportion to their weights (``SeriesGroup.weight``, default 1: equally). A series with r_s
+   allowed false alarms per hour that makes P points per hour (readings, subgroups or count windows) needs an
+   in-control ARL0 of P / r_s points.
 2. **Series → detectors.** The series' rate 1/ARL0 is split between its detectors (``INDIVIDUALS_SPLIT``:
    mean CUSUM 50 %, variance CUSUM 30 %, shock 20 %), since 1/ARL = Σ 1/ARL_i, and each threshold is solved
    numerically from its ARL: Siegmund's approximation for the mean CUSUM, the Brook–Evans Markov chain for
@@ -263,12 +264,15 @@ class SeriesGroup:
     subgroup: int = 1  # part: parts per rational subgroup (1 = individuals, for slow parts)
     window: int = 1  # count: readings summed per Poisson window
     name: str = ""
+    weight: float = 1.0  # each series' weight in its kind's share of the budget
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise SpcError(f"series kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        if self.count < 0 or not self.rate_hz > 0 or self.subgroup < 1 or self.window < 1:
-            raise SpcError(f"series group {self.name or self.kind}: need count ≥ 0, rate > 0, subgroup/window ≥ 1")
+        if self.count < 0 or not self.rate_hz > 0 or self.subgroup < 1 or self.window < 1 or not self.weight > 0:
+            raise SpcError(
+                f"series group {self.name or self.kind}: need count ≥ 0, rate > 0, subgroup/window ≥ 1, weight > 0"
+            )
 
     @property
     def points_per_hour(self) -> float:
@@ -332,13 +336,14 @@ def plan_budget(
     if total_share <= 0:
         raise SpcError("the budget shares of the kinds present are all 0")
     n_series = {k: sum(g.count for g in groups if g.kind == k) for k in present}
+    weights = {k: sum(g.count * g.weight for g in groups if g.kind == k) for k in present}
     all_series = sum(n_series.values())
     dq_rate = budget.per_hour * shares.get("data_quality", 0.0) / total_share / max(all_series, 1)
     plans: list[GroupPlan] = []
     for g in groups:
         if g.count == 0:
             continue
-        rate = budget.per_hour * shares.get(g.kind, 0.0) / total_share / n_series[g.kind]
+        rate = budget.per_hour * shares.get(g.kind, 0.0) / total_share * g.weight / weights[g.kind]
         if rate <= 0:
             raise SpcError(f"the budget gives {g.kind} series no false alarms at all: give the kind a share")
         arl0 = g.points_per_hour / rate
