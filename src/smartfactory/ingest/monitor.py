@@ -145,13 +145,13 @@ class MonitorStage:
         self.designer = md.Designer(background=background_design)
         self._waiting: dict[str, Series] = {}  # charting series whose new design is being solved (background)
         self._settled_seen = 0
-        self._plan_future: Future[dict[tuple[str, float, int, float], md.Allocation]] | None = None
+        self._plan_future: Future[dict[md.GroupKey, md.Allocation]] | None = None
         self._plan_seq = self._plan_base = 0  # plans applied; and their number when the one under way began
         self.record_events = record_events
         self._series: dict[str, Series | None] = {}
         self._machines: dict[str, Machine] = {}
         self._facts: dict[str, md.Facts] = {}  # every watched series the plant has (births) or showed (readings)
-        self._alloc: dict[tuple[str, float, int, float], md.Allocation] = {}
+        self._alloc: dict[md.GroupKey, md.Allocation] = {}
         self._dirty = True
         self._next_replan = 0.0  # monotonic time before which a growing plant is not re-planned (see _replan)
         self._versions: dict[str, int] = {s: v.version for s, v in self.stored.items()}
@@ -595,7 +595,7 @@ class MonitorStage:
             return
         self._apply_plan(alloc)
 
-    def _apply_plan(self, plan: dict[tuple[str, float, int, float], md.Allocation]) -> None:
+    def _apply_plan(self, plan: dict[md.GroupKey, md.Allocation]) -> None:
         """Allocations of a new plan: re-arm the charting series whose share moved (off this thread in the
         background mode: they keep their design until the new one is solved)."""
         self._alloc = plan
@@ -617,7 +617,7 @@ class MonitorStage:
     def _prefetch(self) -> None:
         """Queue the designs the new plan's learning series will ask for when their phase I ends (one per group
         and phase I length), so that their first design is usually solved before it is needed."""
-        seen: set[tuple[tuple[str, float, int, float], int | None]] = set()
+        seen: set[tuple[md.GroupKey, int | None]] = set()
         for name, facts in self._facts.items():
             key = self.planner.group_key(facts)
             alloc = self._alloc.get(key)

@@ -69,6 +69,8 @@ SHARES: Mapping[str, float] = {"process": 0.1, "part": 0.74, "count": 0.04, "dat
 SHIFT = {"process": 1.0, "part": 1.0, "fast_part": 2.0}
 
 Design = IndividualsDesign | SubgroupDesign | CountDesign
+#: A series' group in the budget plan: (design kind, rate in Hz, subgroup size, weight); see `Planner.group_key`.
+GroupKey = tuple[str, float, int, float]
 T = TypeVar("T")
 
 
@@ -113,7 +115,7 @@ class Planner:
         self.budget = AlarmBudget(per_hour=budget_per_hour, shares=dict(SHARES))
         self.subgroup_size = subgroup_size
 
-    def group_key(self, facts: Facts) -> tuple[str, float, int, float]:
+    def group_key(self, facts: Facts) -> GroupKey:
         """(design kind, rate, subgroup, weight) of a series: its group in `plan_budget`."""
         if facts.kind == "count":
             return ("count", facts.rate_hz, 1, facts.weight)
@@ -122,9 +124,9 @@ class Planner:
             return ("part", facts.rate_hz, sub, facts.weight)
         return ("process", facts.rate_hz, 1, facts.weight)
 
-    def plan(self, series: Iterable[Facts]) -> dict[tuple[str, float, int, float], Allocation]:
+    def plan(self, series: Iterable[Facts]) -> dict[GroupKey, Allocation]:
         """The allocation of every group of `series` (a mapping keyed by `group_key`)."""
-        counts: dict[tuple[str, float, int, float], int] = {}
+        counts: dict[GroupKey, int] = {}
         for facts in series:
             key = self.group_key(facts)
             counts[key] = counts.get(key, 0) + 1
@@ -152,16 +154,14 @@ def planned_count(n: int) -> int:
 
 
 @functools.lru_cache(maxsize=256)
-def _allocate(
-    groups: tuple[tuple[tuple[str, float, int, float], int], ...], per_hour: float
-) -> dict[tuple[str, float, int, float], Allocation]:
+def _allocate(groups: tuple[tuple[GroupKey, int], ...], per_hour: float) -> dict[GroupKey, Allocation]:
     if not groups:
         return {}
     series_groups = [
         SeriesGroup(kind, count, rate, subgroup=sub, weight=weight) for (kind, rate, sub, weight), count in groups
     ]
     plan = plan_budget(series_groups, AlarmBudget(per_hour=per_hour, shares=dict(SHARES)))
-    out: dict[tuple[str, float, int, float], Allocation] = {}
+    out: dict[GroupKey, Allocation] = {}
     for (key, _), group in zip(groups, plan.groups, strict=True):
         out[key] = Allocation(group.per_series_per_hour, group.arl0, group.stuck_arl0)
     return out
