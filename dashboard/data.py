@@ -220,6 +220,13 @@ def parts(since_ms: int, until_ms: int, machine: str | None = None) -> list[Part
     return [p for p in store().read_parts(machine=machine, since_ms=since_ms) if p.ts_ms < until_ms]
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
+def part_machines(since_ms: int, until_ms: int) -> list[str]:
+    """The machines with parts in the window, without reading the parts: `parts()` of a 2,000-series plant's
+    window (83,500 parts) took 0.9 s of the SPC page's 1.0 s script, for a chart of a sensor."""
+    return store().read_part_machines(since_ms, until_ms)
+
+
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=8)
 def alarms(active_only: bool = False, since_ms: int | None = None) -> list[Alarm]:
     return store().read_alarms(active_only=active_only, since_ms=since_ms)

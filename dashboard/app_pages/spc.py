@@ -22,8 +22,9 @@ MAX_POINTS = 200_000
 config = data.settings()
 window = data.window()
 series_infos = data.series_list()
-parts = data.parts(window.since_ms, window.until_ms)
-if not series_infos and not parts:
+# only whose parts the window has: reading the parts themselves waits until a chart of them is chosen
+part_machines = data.part_machines(window.since_ms, window.until_ms)
+if not series_infos and not part_machines:
     st.info(data.EMPTY_HINT)
     st.stop()
 
@@ -50,7 +51,7 @@ rule_set = middle.selectbox(
 assert rule_set is not None
 
 sources = spcview.sources_for(kind)
-available = [s for s in sources if (s == SOURCE_SERIES and series_infos) or (s != SOURCE_SERIES and parts)]
+available = [s for s in sources if (s == SOURCE_SERIES and series_infos) or (s != SOURCE_SERIES and part_machines)]
 if not available:
     st.info(
         f"A {kind} chart needs {' or '.join(sources)}, and this window has none. "
@@ -115,6 +116,7 @@ if source == SOURCE_SERIES:
                 + " Meanwhile the chart shows limits computed here from the window."
             )
 elif source == SOURCE_PARTS:
+    parts = data.parts(window.since_ms, window.until_ms)
     pairs = sorted({(p.machine, name) for p in parts for name in p.measurements})
     chosen_pair = st.selectbox(
         "Characteristic", pairs, format_func=lambda mc: f"{short(mc[0])} · {mc[1]}", key="spc_characteristic"
@@ -125,7 +127,7 @@ elif source == SOURCE_PARTS:
     decimals = numbers.resolution(plant.signal(machine, name))
     subject_label = f"{line_of(machine)} · {short(machine)} · part {name}"
 else:
-    machine = st.selectbox("Machine", sorted({p.machine for p in parts}), format_func=short, key="spc_machine")
+    machine = st.selectbox("Machine", part_machines, format_func=short, key="spc_machine")
     assert machine is not None
     subject, subject_label = f"{machine} scrap", f"{line_of(machine)} · {short(machine)} · scrap parts"
 
@@ -134,8 +136,8 @@ def samples() -> Samples:
     if source == SOURCE_SERIES:
         return data.series_samples(subject, window.since_ms, window.until_ms, MAX_POINTS)
     if source == SOURCE_PARTS:
-        return spcview.part_samples(parts, machine, name)
-    return spcview.scrap_samples(parts, machine)
+        return spcview.part_samples(data.parts(window.since_ms, window.until_ms, machine), machine, name)
+    return spcview.scrap_samples(data.parts(window.since_ms, window.until_ms, machine), machine)
 
 
 @st.fragment(run_every=config.dashboard.refresh if live else None)

@@ -165,6 +165,12 @@ def test_reads_with_ranges(store: Storage) -> None:
     assert store.read_parts(machine="acme/plant1/machining/line-1/other") == []
     assert store.read_part_outcomes(T0 + 1, T0 + 4) == [(MACHINE, T0 + k, k % 2 == 0) for k in (1, 2, 3)]
     assert [machine for machine, _, _ in store.read_part_outcomes()] == [MACHINE] * 5
+    other = "acme/plant1/machining/line-1/other"
+    store.write_parts([PartResult(other, T0 + 10, "q10", True)])
+    assert store.read_part_machines() == sorted([MACHINE, other])
+    assert store.read_part_machines(T0 + 1, T0 + 10) == [MACHINE]
+    assert store.read_part_machines(T0 + 5, T0 + 11) == [other]
+    assert store.read_part_machines(T0 + 11) == []
     assert store.read_series(A, since_ms=T0 + 45_000, limit=2)["value"].tolist() == [48.25, 49.25]
     assert [len(c) for c in store.iter_readings(since_ms=T0 + 10_000, until_ms=T0 + 15_000)] == [5]
     assert list(store.iter_readings(sensor="nothing")) == []

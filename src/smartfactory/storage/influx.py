@@ -356,6 +356,9 @@ class InfluxStorage:
         parts = self.read_parts(since_ms=since_ms)  # the part records are one row each: no lighter query to make
         return [(p.machine, p.ts_ms, p.good) for p in parts if until_ms is None or p.ts_ms < until_ms]
 
+    def read_part_machines(self, since_ms: int | None = None, until_ms: int | None = None) -> list[str]:
+        return sorted({machine for machine, _, _ in self.read_part_outcomes(since_ms, until_ms)})
+
     def read_events(self, since_ms: int | None = None) -> list[FaultEvent]:
         return [rows_.event(row) for row in self._rows(flux.records_query(self._b, lp.EVENT, since_ms))]
 

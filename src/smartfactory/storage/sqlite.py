@@ -488,6 +488,11 @@ class SqliteStorage:
         rows = self._query(f"SELECT machine, ts, good FROM parts WHERE 1=1{where} ORDER BY ts", params)
         return [(machine, ts, good == 1) for machine, ts, good in rows]
 
+    def read_part_machines(self, since_ms: int | None = None, until_ms: int | None = None) -> list[str]:
+        where, params = _range("ts", since_ms, until_ms)  # served by the covering index parts_outcome
+        rows = self._query(f"SELECT DISTINCT machine FROM parts WHERE 1=1{where} ORDER BY machine", params)
+        return [machine for (machine,) in rows]
+
     def read_events(self, since_ms: int | None = None) -> list[FaultEvent]:
         where, params = _range("ts", since_ms, None)
         rows = self._query(
