@@ -8,7 +8,8 @@ without a browser:
 - `timewin`: the time window every page shows; `sidebar`: the shared sidebar;
 - `spcview`, `oeeview`, `machineview`, `alarmview`, `tiles`: what each page computes (no Streamlit);
 - `charts`, `theme`: the figures and their colour language (the control chart itself is `query.figures`);
-- `csvexport`: the Data page's download; `link`: the one MQTT connection (health, acknowledgements).
+- `csvexport`: the Data page's download; `link`: the one MQTT connection (health, acknowledgements);
+- `heap`: freezes the start-up objects once, so the garbage collector skips them on every refresh.
 
 Only this package imports streamlit. It reads plant facts from the store (`query.plantinfo`), never by running
 the simulator's files.

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:
     sys.path.insert(0, str(HERE.parent))
 
-from dashboard import classgate, sidebar  # noqa: E402  (needs the project root on the path)
+from dashboard import classgate, heap, sidebar  # noqa: E402  (needs the project root on the path)
 
 ABOUT = (
     "**smartfactory**: an open-source Industry 4.0 teaching pipeline (simulated plant → MQTT → ingestion with live "
@@ -48,3 +48,4 @@ if classgate.show_sidebar():
     classgate.sidebar_account()
     sidebar.render()
 pages.run()
+heap.freeze_startup_heap()  # after the first page: its modules and the store are loaded (dashboard/heap.py)

@@ -146,6 +146,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def _thaw_the_heap() -> Iterator[None]:
+    """dashboard/app.py freezes the start-up heap once per process (dashboard/heap.py). A test process runs the
+    app again and again between other tests: thaw it after each test, so nothing a test leaves frozen outlives it."""
+    yield
+    from dashboard import heap
+
+    heap.thaw()
+
+
 @pytest.fixture(scope="session")
 def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionBroker]:
     shared = SessionBroker(tmp_path_factory.mktemp("session-broker"))
