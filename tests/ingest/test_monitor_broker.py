@@ -38,6 +38,13 @@ events:
 """
 
 
+def mapped_packages(pid: int) -> set[str]:
+    """The site-packages distributions whose shared libraries a process has mapped (Linux: /proc/PID/maps)."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    paths = [line.split("site-packages/", 1)[1] for line in maps.splitlines() if "site-packages/" in line]
+    return {path.split("/", 1)[0] for path in paths}
+
+
 def test_a_plant_run_through_mqtt_raises_only_the_alarms_its_faults_cause(
     broker: RunningBroker, tmp_path: Path
 ) -> None:
@@ -59,6 +66,10 @@ def test_a_plant_run_through_mqtt_raises_only_the_alarms_its_faults_cause(
         )  # fmt: skip
         assert run.returncode == 0, run.stderr[-2000:]
         assert wait_until(send_barrier(broker.address, settings.store), timeout=120), ingest.output()[-3000:]
+        # it wrote and monitored 40 minutes of a plant without ever building a DataFrame: pandas, with pyarrow ~67 MB
+        # of RSS (storage/frames.py), is not mapped into its process
+        assert mapped_packages(ingest.process.pid) & {"pandas", "pyarrow"} == set()
+        assert "scipy" in mapped_packages(ingest.process.pid)  # the probe's control: the design solver is
     finally:
         assert ingest.terminate() == 0
         watcher.close()

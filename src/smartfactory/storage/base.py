@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import pandas as pd
+if TYPE_CHECKING:  # only the frame readers return DataFrames; a writer never loads pandas (storage/frames.py)
+    import pandas as pd
 
 from smartfactory.model import (
     Alarm,

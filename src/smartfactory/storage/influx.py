@@ -19,9 +19,8 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import pandas as pd
 import urllib3
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client import InfluxDBClient
@@ -56,6 +55,9 @@ from smartfactory.storage.frames import (
 from smartfactory.storage.influxconf import InfluxTarget, parse_influx_url
 from smartfactory.storage.influxrows import Row, ms
 from smartfactory.wire import MachineInfo
+
+if TYPE_CHECKING:  # frames are built by storage/frames.py, which loads pandas when a frame is first read
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

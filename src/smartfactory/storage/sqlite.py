@@ -33,10 +33,11 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import pandas as pd
+if TYPE_CHECKING:  # frames are built by storage/frames.py, which loads pandas when a frame is first read
+    import pandas as pd
 
 from smartfactory.errors import StoreError, StoreUnavailable, TransientError
 from smartfactory.model import (
