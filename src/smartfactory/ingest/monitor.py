@@ -55,7 +55,8 @@ from smartfactory import plant
 from smartfactory.errors import WireError
 from smartfactory.ingest import monitor_design as md
 from smartfactory.ingest.episodes import MonitorEvent, cleared, detected, quiet
-from smartfactory.ingest.monitor_series import Machine, PhaseOne, Series, WeDetector, deviation
+from smartfactory.ingest.monitor_series import Machine, Series, WeDetector, deviation
+from smartfactory.ingest.phase_one import PhaseOne
 from smartfactory.model import Alarm, LimitsVersion, Reading, StateChange
 from smartfactory.spc.baseline import Baseline, CannotLearn, learn_baseline, learn_rate
 from smartfactory.spc.design import (

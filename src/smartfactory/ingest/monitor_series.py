@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-from array import array
 from typing import Any
-
-import numpy as np
 
 from smartfactory.ingest import monitor_design as md
 from smartfactory.ingest.episodes import Episode
+from smartfactory.ingest.phase_one import PhaseOne
 from smartfactory.spc.baseline import Baseline
 from smartfactory.spc.design import IndividualsDesign, SubgroupDesign
 from smartfactory.spc.detect import (
@@ -59,34 +57,6 @@ class WeDetector:
 
 
 Detector = IndividualsDetector | SubgroupDetector | CountDetector | WeDetector
-
-
-class PhaseOne:
-    """A series' phase I readings: `add(value)` until it returns True (`size` finite values kept).
-
-    Compact, because 50,000 series may all be learning at once: the readings are kept exactly (float64, so the
-    learned limits equal the reference computation) in an `array('d')` that grows with the readings, instead of a
-    float64 buffer of `size` preallocated at a series' first reading (2.9 kB a series at 0.2 Hz;
-    bench/scale_cardinality.py)."""
-
-    __slots__ = ("_values", "size")
-
-    def __init__(self, size: int) -> None:
-        self.size = int(size)
-        self._values = array("d")
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def add(self, value: float) -> bool:
-        """Keep a finite value (others are ignored); True once `size` are kept."""
-        kept = self._values
-        if len(kept) < self.size and value - value == 0.0:  # finite: inf − inf and nan − nan are nan
-            kept.append(value)
-        return len(kept) >= self.size
-
-    def values(self) -> np.ndarray:
-        return np.frombuffer(self._values, dtype=np.float64).copy()
 
 
 class Series:
