@@ -6,10 +6,11 @@ grouped telemetry messages/s (QoS 1). The publisher (a separate process) builds 
 simulator's own encoder (`wire.telemetry_json`, units included) from in-control Gaussian values at the racks'
 nominal levels; running the full simulator for 6 million readings would cost more CPU than ingestion itself.
 Machines come online in `--waves` waves (10,000 series each, one every `--wave-seconds`), then the full plant
-runs until `--duration` seconds. SPC is on (default settings): with `spc.phase1_points` 500 and `spc.phase1_max_s`
-1800 a series sampled every 5 s learns for 30 minutes (360 readings, kept exactly: 8 bytes each), so in the default
-10-minute run every series is still in phase I (measured at 4ba2684: RSS still rising 5.35 MB/min, about what
-50,000 series × 12 readings/min × 8 bytes gives); `--duration 2100` covers the end of phase I.
+runs until `--duration` seconds. SPC is on (default settings). The racks publish no birth, so the monitor does not
+know their rate and a series learns from `spc.phase1_points` 500 readings: 2,500 s at one every 5 s (with a birth
+declaring 0.2 Hz, `spc.phase1_max_s` 1800 would cut it to 360). Phase I readings are kept exactly
+(`ingest.phase_one`: 4 bytes each for these 3-decimal readings since 11b57a5, 8 before), so in the default
+10-minute run RSS still rises; the last wave ends its phase I about 2,650 s in, which `--duration 2900` covers.
 
 `smartfactory ingest` (SQLite) runs as its own process with the series caps raised above 50,000
 (`SMARTFACTORY_INGEST__MAX_SERIES=200000`). Its RSS is sampled from /proc every second; peak = VmHWM.
@@ -109,16 +110,22 @@ def monitor_state_main() -> None:
     from smartfactory.storage.sqlite import SqliteStorage
 
     out: dict[str, Any] = {}
-    series = 10_000
+    # (label, series, readings each, spc.phase1_points): in phase I after 10 of its 500 readings; monitoring after
+    # a phase I of 300 (the shortest that still gives a variance CUSUM, monitor_design.VARIANCE_MIN_PHASE1)
+    cases = (("phase1_10_points", 10_000, 10, 500), ("monitoring_after_300_points", 2_000, 320, 300))
     with tempfile.TemporaryDirectory() as tmp:
-        for phase, points in (("phase1_10_points", 10), ("monitoring_60_points", 60)):
+        for phase, series, points, phase1 in cases:
             store = SqliteStorage(f"sqlite:///{tmp}/{phase}.db")
-            monitor = build_monitor(load_settings(store=f"sqlite:///{tmp}/{phase}.db", data_dir=tmp), store)
+            config = load_settings(store=f"sqlite:///{tmp}/{phase}.db", data_dir=tmp, spc={"phase1_points": phase1})
+            monitor = build_monitor(config, store)
             assert monitor is not None
             noise = random.Random(1)
             names = [f"scale/plant1/area-01/line-01/rack-{i:05d}/telemetry/bearing_temp_01" for i in range(series)]
-            warm = [Reading(f"warm/plant1/a/l/m{i}/telemetry/x", 1000 + j, noise.gauss(0, 1))
-                    for i in range(5) for j in range(points)]  # fmt: skip
+            # five series through a whole phase I first: every import, first-use cache and design the measured
+            # series will use is loaded before the measurement (lazy scipy imports alone were ~2.5 kB a series
+            # of 10,000 when the warm-up ended inside phase I)
+            warm = [Reading(f"warm/plant1/a/l/m{i}/telemetry/bearing_temp_01", 1000 + j * 1000,
+                            48.0 + 0.3 * noise.gauss(0, 1)) for i in range(5) for j in range(phase1 + 20)]  # fmt: skip
             monitor.observe(warm)  # imports and first-use caches before the measurement
             tracemalloc.start()
             before = tracemalloc.get_traced_memory()[0]
@@ -129,6 +136,9 @@ def monitor_state_main() -> None:
             monitor.take_limit_changes()
             after = tracemalloc.get_traced_memory()[0]
             tracemalloc.stop()
+            learning = sum(monitor.status(name).startswith("learning") for name in names)
+            if (learning == series) != (points < phase1):
+                raise RuntimeError(f"{phase}: {learning} of {series} series still learning")
             out[phase] = round((after - before) / series)
             store.close()
     print(json.dumps(out))

@@ -28,6 +28,7 @@ readings per message for the shipped mix); `batch` = 100 instants per message (t
 backfilling).
 
     python bench/scale_drain.py [--messages 40000] [--batch-messages 1000] [--repeat 3] [--offline-check 15000]
+                                [--setting spc__rules=none ...]
 
 Prints JSON per form: figure (ingestion msgs/s and readings/s per reader), baseline (mosquitto_sub, bare paho),
 ratio (ingestion / mosquitto_sub, goal ≥ 0.5 for grouped messages; ingestion / bare paho), CPU per consumer.
@@ -163,12 +164,12 @@ def bare_main(port: int, client_id: str, count: int) -> None:
 
 
 def ingestion(address: BrokerAddress, tmp: Path, health: Health, chosen: list[Msg], start_ms: int,
-              fast: bool) -> dict[str, float]:  # fmt: skip
+              fast: bool, settings: dict[str, str]) -> dict[str, float]:  # fmt: skip
     messages = [(m.topic, m.payload) for m in chosen]
     readings = sum(m.readings for m in chosen)
     worker = f"drain-{uuid.uuid4().hex[:6]}"
     db = tmp / f"{worker}.db"
-    ingest = start_ingest_process(address, db, worker, ingest_env(tmp, mqtt__fast_reader=str(fast).lower()))
+    ingest = start_ingest_process(address, db, worker, ingest_env(tmp, **settings, mqtt__fast_reader=str(fast).lower()))
     progress = Progress(db, probe_spans(chosen))
     try:
         result = held_drain(
@@ -211,7 +212,9 @@ def offline_restart(address: BrokerAddress, tmp: Path, health: Health, messages:
     return {"backlog_messages": len(messages), **outcome, "load_avg_1m": load_now()}
 
 
-def measure(form: str, chosen: list[Msg], start_ms: int, repeat: int, readers: list[str]) -> dict[str, Any]:
+def measure(
+    form: str, chosen: list[Msg], start_ms: int, repeat: int, readers: list[str], settings: dict[str, str]
+) -> dict[str, Any]:
     messages = [(m.topic, m.payload) for m in chosen]
     readings = sum(m.readings for m in chosen)
     runs: dict[str, list[dict[str, float]]] = {"mosquitto_sub": [], "bare_paho": []}
@@ -225,7 +228,7 @@ def measure(form: str, chosen: list[Msg], start_ms: int, repeat: int, readers: l
             runs["bare_paho"].append(bare_paho(broker.address, messages))
             for reader in readers:
                 runs[f"ingest_{reader}"].append(
-                    ingestion(broker.address, tmp, health, chosen, start_ms, reader == "fast")
+                    ingestion(broker.address, tmp, health, chosen, start_ms, reader == "fast", settings)
                 )
             print(
                 json.dumps({form: {k: round(len(messages) / v[-1]["seconds"]) for k, v in runs.items()}}),
@@ -275,6 +278,14 @@ def main() -> None:
     parser.add_argument("--forms", nargs="+", choices=["live", "batch"], default=["live", "batch"])
     parser.add_argument("--readers", nargs="+", choices=["paho", "fast"], default=["paho", "fast"])
     parser.add_argument("--offline-check", type=int, default=15_000, help="0: skip the offline restart check")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an ingestion setting for a controlled experiment, e.g. spc__detector=we or spc__rules=none "
+        "(SMARTFACTORY_NAME; repeatable)",
+    )
     parser.add_argument("--role", choices=["bench", "bare"], default="bench")
     parser.add_argument("--port", type=int)
     parser.add_argument("--client-id")
@@ -283,6 +294,7 @@ def main() -> None:
     if args.role == "bare":
         bare_main(args.port, args.client_id, args.count)
         return
+    settings = dict(item.split("=", 1) for item in args.setting)
     if shutil.which("mosquitto_sub") is None:
         raise SystemExit("mosquitto_sub is not installed (Debian: mosquitto-clients)")
     results = []
@@ -297,7 +309,7 @@ def main() -> None:
             seconds = args.batch_messages * ticks / (machines * 10.0) + ticks / 10.0
             stream = plant_stream(machines, None, 10.0, seconds, ticks_per_message=ticks)
             chosen = stream.messages[: args.batch_messages]
-        results.append(measure(form, chosen, stream.start_ms, args.repeat, args.readers))
+        results.append(measure(form, chosen, stream.start_ms, args.repeat, args.readers, settings))
     offline = None
     if args.offline_check:
         if len(live) < args.offline_check:
@@ -315,7 +327,7 @@ def main() -> None:
                 "goal": "ingestion >= 0.5 x mosquitto_sub for grouped messages (msgs/s)",
                 "results": results,
                 "offline_restart": offline,
-                "spc": "on (rules we)",
+                "ingestion_settings": settings or "defaults (SPC on: the budget design)",
                 **machine_info(),
             },
             indent=2,
