@@ -40,10 +40,32 @@ def test_decimals_of_any_places_come_back_bit_for_bit(values: list[float]) -> No
     assert same_bits(kept(values).values(), values)
 
 
+@given(st.integers(-(10**9), 10**9), st.lists(st.integers(-32_767, 32_767), max_size=60), st.integers(0, 3))
+def test_readings_near_the_first_take_2_bytes(first: int, steps: list[int], places: int) -> None:
+    """An in-control phase I: every reading within ±32,767 steps of the declared places from the first one."""
+    values = [round((first + step) / 10**places, places) for step in [0, *steps]]
+    buf = kept(values)
+    assert buf.bytes_per_value == 2
+    assert same_bits(buf.values(), values)
+
+
 @given(st.lists(st.integers(-(10**8), 10**8), min_size=1, max_size=60), st.integers(0, 3))
-def test_readings_of_a_sensor_with_declared_decimals_take_4_bytes(scaled: list[int], places: int) -> None:
+def test_readings_of_a_sensor_with_declared_decimals_take_at_most_4_bytes(scaled: list[int], places: int) -> None:
     values = [round(q / 10**places, places) for q in scaled]
     buf = kept(values)
+    assert buf.bytes_per_value <= 4
+    assert same_bits(buf.values(), values)
+
+
+def test_offsets_widen_and_places_grow_without_changing_a_bit() -> None:
+    values = [48.1, 48.2, 47.9]
+    buf = kept(values, size=10)
+    assert (buf.bytes_per_value, buf.values().tolist()) == (2, values)
+    values += [48.123]  # three places: the offsets are rescaled (still 2 bytes: ±32.767 around 48.1)
+    buf.add(48.123)
+    assert buf.bytes_per_value == 2
+    values += [148.5]  # 100 units away at three places: 4 bytes
+    buf.add(148.5)
     assert buf.bytes_per_value == 4
     assert same_bits(buf.values(), values)
 
@@ -69,5 +91,5 @@ def test_learned_limits_equal_those_of_the_float64_readings() -> None:
     rng = np.random.default_rng(17)
     readings = np.round(12_000 + 25 * rng.standard_normal(500), 1).tolist()  # a spindle speed, 0.1 rpm
     buf = kept(readings, size=500)
-    assert buf.bytes_per_value == 4
+    assert buf.bytes_per_value == 2
     assert learn_baseline(buf.values(), min_points=500) == learn_baseline(np.asarray(readings), min_points=500)
