@@ -222,7 +222,7 @@ def overview_times(db: Path, runs: int) -> list[float]:
     st.cache_data.clear()
     window = data.window()
     data.overview_tiles(window)  # open the store, load the plant once (cached resources, as in the server)
-    heap.freeze_startup_heap()  # as dashboard/app.py does after the first page has run
+    heap.freeze_startup_heap()  # as dashboard/app.py does once per process
     times = []
     for _ in range(runs):
         st.cache_data.clear()

@@ -9,7 +9,7 @@ Machines come online in `--waves` waves (10,000 series each, one every `--wave-s
 runs until `--duration` seconds. SPC is on (default settings). The racks publish no birth, so the monitor does not
 know their rate and a series learns from `spc.phase1_points` 500 readings: 2,500 s at one every 5 s (with a birth
 declaring 0.2 Hz, `spc.phase1_max_s` 1800 would cut it to 360). Phase I readings are kept exactly
-(`ingest.phase_one`: 4 bytes each for these 3-decimal readings since 11b57a5, 8 before), so in the default
+(`ingest.phase_one`: for these 3-decimal readings 2 bytes each since 8efb47a, 4 at 11b57a5, 8 before), so in the default
 10-minute run RSS still rises; the last wave ends its phase I about 2,650 s in, which `--duration 2900` covers.
 
 `smartfactory ingest` (SQLite) runs as its own process with the series caps raised above 50,000

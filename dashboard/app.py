@@ -47,5 +47,5 @@ pages = st.navigation(
 if classgate.show_sidebar():
     classgate.sidebar_account()
     sidebar.render()
+heap.freeze_startup_heap()  # once per process, before any page runs (dashboard/heap.py)
 pages.run()
-heap.freeze_startup_heap()  # after the first page: its modules and the store are loaded (dashboard/heap.py)

@@ -1,8 +1,9 @@
-"""The dashboard freezes its start-up heap once per process (dashboard/heap.py), after the first page ran."""
+"""The dashboard freezes its start-up heap once per process (dashboard/heap.py), before the first page runs."""
 
 from __future__ import annotations
 
 import gc
+import sys
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -23,10 +24,11 @@ def test_freezes_once_and_thaws() -> None:
     assert gc.get_freeze_count() == 0
 
 
-def test_the_app_freezes_after_its_first_page(dashboard_store: Path) -> None:
+def test_the_app_freezes_once_with_the_pages_modules(dashboard_store: Path) -> None:
     heap.thaw()
     app = AppTest.from_file(APP, default_timeout=60)
     app.run()
     assert not app.exception
     assert app.title[0].value == "Plant overview"
     assert gc.get_freeze_count() > 1000
+    assert all(name in sys.modules for name in heap.PAGE_MODULES)
