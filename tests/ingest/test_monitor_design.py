@@ -101,3 +101,25 @@ def test_a_slow_part_spends_most_of_its_rate_on_the_mean_cusum_and_other_series_
         assert d.mean.arl0 == pytest.approx(d.arl0 / (split["cusum_mean"] / total), rel=0.02)
         assert 1 / d.arl0 == pytest.approx(1 / d.mean.arl0 + 1 / d.variance.arl0 + 1 / d.shock_arl0, rel=1e-9)
     assert slow.mean.h < signal.mean.h  # the same ARL0, more of it for the mean CUSUM: a lower threshold
+
+
+def test_a_measured_rate_snaps_to_a_fine_grid() -> None:
+    for rate in (0.2, 0.2013, 1.0, 9.87, 100.0):
+        snapped = md.measured_rate(rate)
+        assert abs(snapped / rate - 1) <= 2 ** (1 / 32) - 1 + 1e-12  # half a step of 2^(1/16)
+        assert md.measured_rate(snapped) == snapped
+    assert md.measured_rate(0.2 * 1.003) == md.measured_rate(0.2 * 0.998) == md.measured_rate(0.2)
+
+
+def test_undeclared_series_with_jittered_timestamps_share_one_budget_group() -> None:
+    """Without a birth the monitor measures each series' rate from its timestamps; jitter must not make every
+    series a group of its own (each group costs a plan: 50,000 of them stalled ingestion at the end of phase I)."""
+    monitor = MonitorStage(phase1_points=30)
+    names = [f"acme/p/a/l/rack-{i:03d}/telemetry/temp" for i in range(60)]
+    jitter = itertools.cycle([0, 17, 3, 31, 9, 24, 12])
+    for j in range(40):
+        ts = 1_700_000_000_000 + j * 5000
+        monitor.observe([Reading(n, ts + next(jitter), 48.0 + (j * 7 % 11) / 10) for n in names])
+    keys = {monitor.planner.group_key(monitor._facts[n]) for n in names}
+    assert len(keys) <= 2, keys
+    assert all(monitor.status(n).startswith("charting") for n in names), monitor.status(names[0])

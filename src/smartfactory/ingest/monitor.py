@@ -399,7 +399,7 @@ class MonitorStage:
         values = buf.values()
         s.phase1 = None
         if not s.facts.declared and s.p1_first >= 0 and ts > s.p1_first:
-            measured = (len(values) - 1) * 1000.0 / (ts - s.p1_first)  # readings per second
+            measured = md.measured_rate((len(values) - 1) * 1000.0 / (ts - s.p1_first))  # readings per second
             s.facts = self._facts[s.name] = md.Facts(s.facts.kind, measured, False, _resolution(values))
             self._dirty = True
         kind = s.facts.kind
