@@ -122,6 +122,15 @@ def build_store(path: Path, readings: int) -> float:
     return time.perf_counter() - started
 
 
+def empty_store(beside: Path) -> Path:
+    """A new, empty store `dash-empty.db` beside `beside` (the baselines' store)."""
+    empty = beside.with_name("dash-empty.db")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{empty}{suffix}").unlink(missing_ok=True)
+    SqliteStorage(f"sqlite:///{empty}").close()
+    return empty
+
+
 def ensure_store(path: Path, readings: int) -> tuple[float | None, int]:
     sidecar = path.with_suffix(".json")
     if path.exists() and sidecar.exists() and json.loads(sidecar.read_text()).get("readings") == readings:
@@ -244,10 +253,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=Path("/tmp/smartfactory-bench/dash-10M.db"))
     args = parser.parse_args()
     built_s, count = ensure_store(args.db, args.readings)
-    empty = args.db.with_name("dash-empty.db")
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{empty}{suffix}").unlink(missing_ok=True)
-    SqliteStorage(f"sqlite:///{empty}").close()
+    empty = empty_store(args.db)
 
     labels = [
         f"{m.split('/')[2]}/{m.split('/')[3]} · {m.rsplit('/', 1)[1]} · {s}" for m, ss in MACHINES.items() for s in ss

@@ -115,12 +115,7 @@ def main() -> None:
     figure.write_text(spc_figure_json(db, series))
     (work / "trivial.py").write_text(perf.TRIVIAL_APP)
     (work / "figure.py").write_text(FIGURE_APP.format(path=str(figure)))
-    empty = db.with_name("dash-empty.db")
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{empty}{suffix}").unlink(missing_ok=True)
-    from smartfactory.storage.sqlite import SqliteStorage
-
-    SqliteStorage(f"sqlite:///{empty}").close()
+    empty = perf.empty_store(db)
 
     load_before = os.getloadavg()[0]
     servers = {

@@ -26,8 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import dashboard_perf as perf
 
-from smartfactory.storage.sqlite import SqliteStorage
-
 KINDS = list(perf.MACHINES.values())
 
 
@@ -55,10 +53,7 @@ def main() -> None:
     perf.MACHINES = plant_machines(args.series)  # build_store and the labels read this table
     db = args.db or Path(f"/tmp/smartfactory-bench/dash-{args.readings // 1_000_000}M-{args.series}s.db")
     built_s, count = perf.ensure_store(db, args.readings)
-    empty = db.with_name("dash-empty.db")
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{empty}{suffix}").unlink(missing_ok=True)
-    SqliteStorage(f"sqlite:///{empty}").close()
+    empty = perf.empty_store(db)
     labels = [
         f"{m.split('/')[2]}/{m.split('/')[3]} · {m.rsplit('/', 1)[1]} · {s}"
         for m, ss in list(perf.MACHINES.items())[:: max(1, len(perf.MACHINES) // 8)]

@@ -1,6 +1,6 @@
 """A series' phase I readings, kept exactly and compactly while the live monitor learns its limits.
 
-50,000 series may all be learning at once (bench/scale_cardinality.py: 360 readings each at 0.2 Hz), so the
+50,000 series may all be learning at once (bench/scale_cardinality.py: 500 readings each, one every 5 s), so the
 bytes per kept reading set the ingestion process's peak memory. Readings on the wire are usually decimals of a
 few places (a sensor's declared `decimals`), and such a value `v` is the integer `q = v·10^k` exactly when
 `q / 10^k` gives `v` back bit for bit. A phase I of an in-control process stays near its first reading, so what is
